@@ -1,0 +1,1 @@
+"""Adapters: the package stores (Cloudsmith REST, in-memory), MLflow, run context."""
