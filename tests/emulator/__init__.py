@@ -1,0 +1,1 @@
+"""Tests of the local Cloudsmith API emulator (cloudsmith_mlflow.emulator)."""
