@@ -45,6 +45,7 @@ valid_paths = (
         ("a\x00b", "control"),
         ("a\nb", "control"),
         ("x" * 256, "longer than 255"),
+        ("ü" * 128, "longer than 255 bytes"),
     ],
 )
 def test_unsafe_paths_are_refused_with_the_reason(path: str, reason: str) -> None:

@@ -59,6 +59,10 @@ _ERROR_CODES: tuple[tuple[type[BaseException], str], ...] = (
     (errors.InvalidRequest, "INVALID_PARAMETER_VALUE"),
     (errors.DuplicatePackage, "RESOURCE_ALREADY_EXISTS"),
     (errors.StoreUnavailable, "TEMPORARILY_UNAVAILABLE"),
+    # Retrying cannot help these: answer 409 so MLflow clients do not retry a 500.
+    (errors.PackageSyncFailed, "ABORTED"),
+    (errors.UntrustedPackageRecord, "ABORTED"),
+    (errors.IntegrityError, "DATA_LOSS"),
     (errors.SyncTimeout, "TEMPORARILY_UNAVAILABLE"),
     (NotADirectoryError, "INVALID_PARAMETER_VALUE"),
     (FileNotFoundError, "RESOURCE_DOES_NOT_EXIST"),

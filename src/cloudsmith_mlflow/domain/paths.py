@@ -15,8 +15,10 @@ from cloudsmith_mlflow.domain.errors import InvalidArtifactPath
 #: Longest accepted key; keeps the description (which stores the key twice) far
 #: inside Cloudsmith's 12,288-character limit.
 MAX_KEY_LENGTH = 2048
-#: Longest accepted segment: the POSIX file-name limit, and Cloudsmith's filename limit.
-MAX_SEGMENT_LENGTH = 255
+#: Longest accepted segment in UTF-8 bytes: the file-name limit of common file
+#: systems (and within Cloudsmith's 255-character filename limit), so every
+#: accepted path can also be downloaded.
+MAX_SEGMENT_BYTES = 255
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -47,9 +49,9 @@ def normalize_path(path: str | None) -> str:
             raise InvalidArtifactPath(path, "empty path segment ('//' or a trailing '/')")
         if segment in (".", ".."):
             raise InvalidArtifactPath(path, f"'{segment}' segments are not allowed")
-        if len(segment) > MAX_SEGMENT_LENGTH:
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             raise InvalidArtifactPath(
-                path, f"a segment is longer than {MAX_SEGMENT_LENGTH} characters"
+                path, f"a segment is longer than {MAX_SEGMENT_BYTES} bytes (UTF-8)"
             )
     if len(trimmed) > MAX_KEY_LENGTH:
         raise InvalidArtifactPath(path, f"longer than {MAX_KEY_LENGTH} characters")

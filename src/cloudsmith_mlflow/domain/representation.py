@@ -71,8 +71,14 @@ def package_name(identity: ArtifactIdentity) -> str:
 
 
 def package_version(identity: ArtifactIdentity) -> str:
-    """``<experiment>+<run, model or trace>``, the seed's version scheme."""
-    return f"{identity.experiment_id or PLACEHOLDER}+{identity.owner_id or PLACEHOLDER}"
+    """``<experiment>+<run, model or trace>``, the seed's version scheme.
+
+    Like the name, it depends on the key alone: ids that only the environment
+    supplied go into tags and the description, never here, so re-logging a path
+    from another run still replaces its one package.
+    """
+    layout = parse_layout(identity.key)
+    return f"{layout.experiment_id or PLACEHOLDER}+{layout.owner_id or PLACEHOLDER}"
 
 
 def tag_value(prefix: str, value: str, limit: int = MAX_TAG_LENGTH) -> str:

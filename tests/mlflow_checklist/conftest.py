@@ -1,0 +1,94 @@
+"""Fixtures for the MLflow behaviour checklist.
+
+The checklist is written once and runs against three ways MLflow addresses the
+repository (the ``layout`` fixture):
+
+* ``direct``: built at a run's artifact URI ``cloudsmith://acme/ml/1/<run>/artifacts``,
+  paths relative to it (what the MLflow client does without the proxy);
+* ``proxied``: built at the root ``cloudsmith://acme/ml``, every path prefixed
+  ``1/<run>/artifacts/`` (what ``mlflow server --artifacts-destination`` does);
+* ``prefixed``: proxied-style paths under ``cloudsmith://acme/ml/team-a``.
+
+Tests speak in run-relative paths and let ``layout.path()`` translate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
+
+from .checklist_support import LAYOUTS, Layout, new_run_id
+
+
+@pytest.fixture(params=sorted(LAYOUTS))
+def layout(request: pytest.FixtureRequest) -> Layout:
+    """Each of the three setups in turn, for a fresh run."""
+    return LAYOUTS[request.param](new_run_id())
+
+
+@pytest.fixture(params=["proxied", "prefixed"])
+def root_layout(request: pytest.FixtureRequest) -> Layout:
+    """The setups built at a repository root (with and without a URI prefix)."""
+    return LAYOUTS[request.param](new_run_id())
+
+
+@pytest.fixture
+def store() -> InMemoryPackageStore:
+    """A fresh in-memory package store."""
+    return InMemoryPackageStore()
+
+
+@pytest.fixture
+def repo(layout: Layout, store: InMemoryPackageStore) -> CloudsmithArtifactRepository:
+    """The repository under test, built as ``layout`` says."""
+    return CloudsmithArtifactRepository(layout.uri, store=store)
+
+
+@pytest.fixture
+def root_repo(root_layout: Layout, store: InMemoryPackageStore) -> CloudsmithArtifactRepository:
+    """A repository built at a root URI."""
+    return CloudsmithArtifactRepository(root_layout.uri, store=store)
+
+
+@pytest.fixture
+def make_tree(tmp_path: Path) -> Callable[[dict[str, bytes | str]], Path]:
+    """Write ``{relative path: content}`` into a fresh local directory and return it."""
+    counter = iter(range(10_000))
+
+    def make(files: dict[str, bytes | str]) -> Path:
+        root = tmp_path / f"tree{next(counter)}"
+        root.mkdir()
+        for relative, content in files.items():
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = content.encode() if isinstance(content, str) else content
+            target.write_bytes(data)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def dst(tmp_path: Path) -> Path:
+    """An empty, existing download destination."""
+    target = tmp_path / "dst"
+    target.mkdir()
+    return target
+
+
+@pytest.fixture
+def log_tree(
+    repo: CloudsmithArtifactRepository,
+    layout: Layout,
+    make_tree: Callable[[dict[str, bytes | str]], Path],
+) -> Callable[..., None]:
+    """Log ``{run-relative path: content}`` into the run through ``repo.log_artifacts``."""
+
+    def log(files: dict[str, bytes | str], artifact_path: str = "") -> None:
+        repo.log_artifacts(str(make_tree(files)), layout.path(artifact_path) or None)
+
+    return log
