@@ -15,7 +15,6 @@ import math
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import mlflow.pyfunc
@@ -28,7 +27,8 @@ class LinearModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         self.slope = slope
         self.intercept = intercept
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> list[float]:
+    # No type hints here: MLflow would try to derive a schema from them.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         values = model_input["x"] if hasattr(model_input, "columns") else model_input
         return [self.slope * float(x) + self.intercept for x in values]
 
@@ -65,10 +65,10 @@ def svg_plot(losses: list[float]) -> str:
 def main() -> str:
     """Train, log everything, and return the run id."""
     rng = random.Random(42)
-    points = [(x / 10, 3.0 * x / 10 + 1.5 + rng.gauss(0, 0.3)) for x in range(200)]
+    points = [(x / 100, 3.0 * x / 100 + 1.5 + rng.gauss(0, 0.1)) for x in range(200)]
     mlflow.set_experiment("cloudsmith-demo")
     with mlflow.start_run(run_name="linear-fit") as run:
-        learning_rate, epochs = 0.05, 20
+        learning_rate, epochs = 0.3, 40
         mlflow.log_params(
             {"learning_rate": learning_rate, "epochs": epochs, "samples": len(points)}
         )

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"
 DEMO_KEY = "demo-api-key"
 DEMO_REPO = "demo/ml-artifacts"
-console = Console()
+# Wide enough for the packages table when the output is a pipe or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 @contextlib.contextmanager
@@ -124,15 +125,15 @@ def show(tracking_uri: str, destination: str, env: dict[str, str]) -> None:
                 query = PackageQuery(frozenset({"mlflow", f"model-{model.model_id}"}))
                 records += list(service.store.query(service.location.repository, query))
     table = Table(title=f"Cloudsmith packages in {service.location.repository} behind this run")
-    for column in ("name", "version", "tags", "size", "sha256"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "version", "size", "sha256", "tags"):
+        table.add_column(column, overflow="fold", justify="right" if column == "size" else "left")
     for record in sorted(records, key=lambda r: r.name):
         table.add_row(
             record.name,
             record.version,
-            ", ".join(record.tags),
             human(record.size),
-            record.checksum_sha256[:16] + "…",
+            record.checksum_sha256[:12] + "…",
+            " ".join(tag for tag in record.tags if tag != "mlflow"),
         )
     console.print(table)
     console.print(f"{len(records)} packages, {human(sum(r.size for r in records))}")
