@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from tests.contract.stores import StoreUnderTest
+from tests.support.emulated import emulated_rest_store
 
 from cloudsmith_mlflow.adapters.memory import InMemoryPackageStore
 from cloudsmith_mlflow.adapters.rest import CloudsmithRestStore, RetryPolicy
 from cloudsmith_mlflow.domain.packages import PackageQuery, PackageRecord, PackageSpec
 from cloudsmith_mlflow.domain.uri import RepositoryRef
-from cloudsmith_mlflow.emulator import EmulatorConfig, run_emulator
 from cloudsmith_mlflow.ports.store import Sink
-from cloudsmith_mlflow.settings import Secret, Settings
+from cloudsmith_mlflow.settings import Settings
 
 # The autouse environment fixture clears CLOUDSMITH_* before every test, so the
 # live opt-in and key are read once, at collection.
@@ -48,10 +48,9 @@ def memory_store() -> Iterator[StoreUnderTest]:
 @contextmanager
 def rest_emulator_store() -> Iterator[StoreUnderTest]:
     """The REST store against a fresh emulator (its own empty repository)."""
-    with run_emulator(EmulatorConfig(api_key=EMULATOR_KEY, repos=("acme/ml",))) as emulator:
-        settings = Settings(api_key=Secret(EMULATOR_KEY), api_host=emulator.url)
-        with CloudsmithRestStore(settings, retry=RetryPolicy(base_delay=0.05)) as store:
-            yield StoreUnderTest(store, RepositoryRef("acme", "ml"))
+    retry = RetryPolicy(base_delay=0.05)
+    with emulated_rest_store(EMULATOR_KEY, ("acme/ml",), retry=retry) as (_, store):
+        yield StoreUnderTest(store, RepositoryRef("acme", "ml"))
 
 
 class _CleaningStore:

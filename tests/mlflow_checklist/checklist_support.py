@@ -1,19 +1,32 @@
-"""Shared helpers of the MLflow checklist: the setups and store inspection."""
+"""Shared helpers of the MLflow checklist: the setups, the stores under test and
+their inspection."""
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 from mlflow.entities import FileInfo
 
 from cloudsmith_mlflow import InMemoryPackageStore
-from cloudsmith_mlflow.domain.packages import PackageRecord
+from cloudsmith_mlflow.domain.packages import PackageRecord, SyncState
+from cloudsmith_mlflow.emulator import EmulatorHandle
+from cloudsmith_mlflow.ports import PackageStore
+from tests.support.emulated import (
+    emulated_rest_store,
+    fail_sync,
+    publish,
+    serve_other_bytes,
+    stored_records,
+)
+from tests.support.packages import identity_key
 
 OWNER_REPO = "acme/ml"
+EMULATOR_KEY = "checklist-emulator-key-7f2a"
 
 
 def new_run_id() -> str:
@@ -79,14 +92,88 @@ def files_below(directory: Path) -> dict[str, bytes]:
     }
 
 
-def identity_key(record: PackageRecord) -> str | None:
-    """The artifact key a package's description carries (its machine-readable line)."""
-    for line in record.description.splitlines()[1:]:
-        if line.startswith("cloudsmith-mlflow: "):
-            return str(json.loads(line.split(": ", 1)[1])["key"])
-    return None
-
-
-def records_for(store: InMemoryPackageStore, key: str) -> list[PackageRecord]:
+def records_for(backend: Backend, key: str) -> list[PackageRecord]:
     """The stored packages holding the artifact ``key``."""
-    return [record for record in store.packages(OWNER_REPO) if identity_key(record) == key]
+    return [record for record in backend.packages() if identity_key(record) == key]
+
+
+# The stores the checklist runs against.
+
+
+class Backend(Protocol):
+    """A package store under test, with what the checklist inspects and injects
+    behind the repository's back (always in ``OWNER_REPO``)."""
+
+    @property
+    def store(self) -> PackageStore:
+        """The store repositories are built with."""
+
+    def packages(self) -> list[PackageRecord]:
+        """Every package of ``OWNER_REPO``, newest first."""
+
+    def put_record(self, record: PackageRecord, content: bytes) -> PackageRecord:
+        """Store a package as another client (an older plugin, a hostile writer)
+        made it; returns it as stored (its slug may differ)."""
+
+    def serve_other_bytes(self, record: PackageRecord, content: bytes) -> None:
+        """Serve ``content`` for ``record`` while its checksum stays the original."""
+
+    def fail_sync(self, record: PackageRecord, reason: str) -> None:
+        """Mark ``record`` as a package Cloudsmith failed to process for ``reason``."""
+
+
+@attrs.frozen
+class MemoryBackend:
+    """The shipped in-memory store."""
+
+    store: InMemoryPackageStore = attrs.field(factory=InMemoryPackageStore)
+
+    def packages(self) -> list[PackageRecord]:
+        return self.store.packages(OWNER_REPO)
+
+    def put_record(self, record: PackageRecord, content: bytes) -> PackageRecord:
+        self.store.put_record(OWNER_REPO, record, content)
+        return record
+
+    def serve_other_bytes(self, record: PackageRecord, content: bytes) -> None:
+        self.store.put_record(OWNER_REPO, record, content)
+
+    def fail_sync(self, record: PackageRecord, reason: str) -> None:
+        failed = attrs.evolve(record, sync=SyncState.FAILED, sync_reason=reason)
+        self.store.put_record(OWNER_REPO, failed, self.store.content(OWNER_REPO, record.slug_perm))
+
+
+@attrs.frozen
+class EmulatorBackend:
+    """The REST store against a fresh in-process emulator."""
+
+    emulator: EmulatorHandle
+    store: PackageStore
+
+    def packages(self) -> list[PackageRecord]:
+        return stored_records(self.emulator, OWNER_REPO)
+
+    def put_record(self, record: PackageRecord, content: bytes) -> PackageRecord:
+        return publish(self.emulator, OWNER_REPO, record, content)
+
+    def serve_other_bytes(self, record: PackageRecord, content: bytes) -> None:
+        serve_other_bytes(self.emulator, OWNER_REPO, record.slug_perm, content)
+
+    def fail_sync(self, record: PackageRecord, reason: str) -> None:
+        fail_sync(self.emulator, OWNER_REPO, record.slug_perm, reason)
+
+
+@contextmanager
+def memory_backend() -> Iterator[Backend]:
+    """A fresh in-memory store."""
+    yield MemoryBackend()
+
+
+@contextmanager
+def emulator_backend() -> Iterator[Backend]:
+    """A fresh emulator serving ``OWNER_REPO`` and the REST store over it."""
+    with emulated_rest_store(EMULATOR_KEY, (OWNER_REPO,)) as (emulator, store):
+        yield EmulatorBackend(emulator, store)
+
+
+BACKENDS = {"memory": memory_backend, "rest-emulator": emulator_backend}

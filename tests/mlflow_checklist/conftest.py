@@ -10,18 +10,23 @@ repository (the ``layout`` fixture):
 * ``prefixed``: proxied-style paths under ``cloudsmith://acme/ml/team-a``.
 
 Tests speak in run-relative paths and let ``layout.path()`` translate them.
+
+Every test that uses a store runs against each ``backend``: the shipped in-memory
+store, and the REST store against a fresh in-process emulator (about 60 ms to
+start, so each test gets its own and stays isolated).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
+from cloudsmith_mlflow import CloudsmithArtifactRepository
+from cloudsmith_mlflow.ports import PackageStore
 
-from .checklist_support import LAYOUTS, Layout, new_run_id
+from .checklist_support import BACKENDS, LAYOUTS, Backend, Layout, new_run_id
 
 
 @pytest.fixture(params=sorted(LAYOUTS))
@@ -36,20 +41,27 @@ def root_layout(request: pytest.FixtureRequest) -> Layout:
     return LAYOUTS[request.param](new_run_id())
 
 
-@pytest.fixture
-def store() -> InMemoryPackageStore:
-    """A fresh in-memory package store."""
-    return InMemoryPackageStore()
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Each store in turn, fresh and empty: in-memory, and REST against an emulator."""
+    with BACKENDS[request.param]() as under_test:
+        yield under_test
 
 
 @pytest.fixture
-def repo(layout: Layout, store: InMemoryPackageStore) -> CloudsmithArtifactRepository:
+def store(backend: Backend) -> PackageStore:
+    """The package store of ``backend``."""
+    return backend.store
+
+
+@pytest.fixture
+def repo(layout: Layout, store: PackageStore) -> CloudsmithArtifactRepository:
     """The repository under test, built as ``layout`` says."""
     return CloudsmithArtifactRepository(layout.uri, store=store)
 
 
 @pytest.fixture
-def root_repo(root_layout: Layout, store: InMemoryPackageStore) -> CloudsmithArtifactRepository:
+def root_repo(root_layout: Layout, store: PackageStore) -> CloudsmithArtifactRepository:
     """A repository built at a root URI."""
     return CloudsmithArtifactRepository(root_layout.uri, store=store)
 

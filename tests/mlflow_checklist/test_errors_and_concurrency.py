@@ -6,25 +6,24 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import attrs
 import pytest
 from mlflow.exceptions import MlflowException
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
 from cloudsmith_mlflow.adapters.mlflow_repository import error_code_for
 from cloudsmith_mlflow.domain import errors
-from cloudsmith_mlflow.domain.packages import PackageQuery, PackageRecord, PackageSpec, SyncState
+from cloudsmith_mlflow.domain.packages import PackageQuery, PackageRecord, PackageSpec
 from cloudsmith_mlflow.domain.uri import RepositoryRef
 from cloudsmith_mlflow.ports.store import Sink
 
-from .checklist_support import OWNER_REPO, Layout, files_below, paths
+from .checklist_support import Backend, Layout, files_below, paths
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
 
 
-def stored(store: InMemoryPackageStore, filename: str) -> PackageRecord:
-    [record] = [r for r in store.packages(OWNER_REPO) if r.filename == filename]
+def stored(backend: Backend, filename: str) -> PackageRecord:
+    [record] = [r for r in backend.packages() if r.filename == filename]
     return record
 
 
@@ -147,14 +146,12 @@ def test_a_failed_sync_is_listed_and_its_download_fails_clearly(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """A package Cloudsmith failed to process still lists, and its download names the cause."""
     log_tree({"models/model.pkl": "weights", "ok.txt": "ok"})
-    record = stored(store, "model.pkl")
-    failed = attrs.evolve(record, sync=SyncState.FAILED, sync_reason="virus scan failed")
-    store.put_record(OWNER_REPO, failed, store.content(OWNER_REPO, record.slug_perm))
+    backend.fail_sync(stored(backend, "model.pkl"), "virus scan failed")
     [info] = repo.list_artifacts(layout.path("models"))
     assert (info.path, info.is_dir, info.file_size) == (
         layout.path("models/model.pkl"),
@@ -179,15 +176,14 @@ def test_a_download_not_matching_its_checksum_raises_and_leaves_nothing(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
     tampered: bytes,
     where: str,
 ) -> None:
     """Bytes that do not match the record's sha256 are refused and no file is left behind."""
     log_tree({where: "weights"})
-    record = stored(store, "model.pkl")
-    store.put_record(OWNER_REPO, record, tampered)
+    backend.serve_other_bytes(stored(backend, "model.pkl"), tampered)
     with pytest.raises(MlflowException) as caught:
         repo.download_artifacts(layout.path(where), str(dst))
     assert "model.pkl" in caught.value.message

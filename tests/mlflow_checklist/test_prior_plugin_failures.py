@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
+from cloudsmith_mlflow import CloudsmithArtifactRepository
 from cloudsmith_mlflow.domain.packages import PackageRecord
 
-from .checklist_support import OWNER_REPO, Layout, files_below, new_run_id, paths, records_for
+from .checklist_support import Backend, Layout, files_below, new_run_id, paths, records_for
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
 
 
-def only_record(store: InMemoryPackageStore) -> PackageRecord:
-    [record] = store.packages(OWNER_REPO)
+def only_record(backend: Backend) -> PackageRecord:
+    [record] = backend.packages()
     return record
 
 
@@ -34,7 +34,7 @@ def test_same_basename_in_two_folders_in_the_same_second_gives_two_packages(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """models/a/model.pkl and models/b/model.pkl logged back to back both survive."""
@@ -42,7 +42,7 @@ def test_same_basename_in_two_folders_in_the_same_second_gives_two_packages(
     b = make_tree({"model.pkl": "from b"}) / "model.pkl"
     repo.log_artifact(str(a), layout.path("models/a"))
     repo.log_artifact(str(b), layout.path("models/b"))
-    records = store.packages(OWNER_REPO)
+    records = backend.packages()
     assert len(records) == 2
     assert len({(r.name, r.version) for r in records}) == 2
     for folder, content in (("a", "from a"), ("b", "from b")):
@@ -130,7 +130,7 @@ def test_more_than_250_files_in_one_run_are_all_listed(
 # Prior failure 4: path traversal through a package description.
 
 
-def _hostile_record(layout: Layout, description: str, content: bytes) -> PackageRecord:
+def _hostile_record(layout: Layout, description: str, content: bytes = b"pwned") -> PackageRecord:
     return PackageRecord(
         slug_perm=uuid.uuid4().hex[:12],
         name="mlflow-x-evil",
@@ -166,16 +166,14 @@ def test_a_description_claiming_dotdot_never_writes_outside_the_destination(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     tmp_path: Path,
     variant: str,
 ) -> None:
     """A record naming ../../etc/x is skipped by listings and downloads stay inside dst."""
     log_tree({"ok.txt": "fine"})
     content = b"pwned"
-    store.put_record(
-        OWNER_REPO, _hostile_record(layout, HOSTILE_DESCRIPTIONS[variant](layout), content), content
-    )
+    backend.put_record(_hostile_record(layout, HOSTILE_DESCRIPTIONS[variant](layout)), content)
     assert paths(repo.list_artifacts(layout.path())) == [layout.path("ok.txt")]
     assert paths(repo.list_artifacts()) == [layout.path().split("/")[0] or "ok.txt"]
     area = tmp_path / "area"
@@ -191,17 +189,18 @@ def test_a_description_claiming_dotdot_never_writes_outside_the_destination(
 
 
 def test_root_level_files_get_a_version_without_the_file_name(
-    layout: Layout, make_tree: MakeTree, store: InMemoryPackageStore
+    layout: Layout, make_tree: MakeTree, backend: Backend
 ) -> None:
     """A file at the run root is versioned <exp>+<run>; at a bare root never <x>+model.pkl."""
     local = make_tree({"model.pkl": "w"}) / "model.pkl"
-    CloudsmithArtifactRepository(layout.uri, store=store).log_artifact(
+    CloudsmithArtifactRepository(layout.uri, store=backend.store).log_artifact(
         str(local), layout.path() or None
     )
-    assert only_record(store).version == f"1+{layout.run_id}"
-    bare = InMemoryPackageStore()
-    CloudsmithArtifactRepository("cloudsmith://acme/ml", store=bare).log_artifact(str(local))
-    version = only_record(bare).version
+    assert only_record(backend).version == f"1+{layout.run_id}"
+    bare = CloudsmithArtifactRepository("cloudsmith://acme/ml", store=backend.store)
+    bare.log_artifact(str(local))
+    [record] = records_for(backend, "model.pkl")
+    version = record.version
     assert "model" not in version
     assert "unknown" not in version
 
@@ -209,17 +208,17 @@ def test_root_level_files_get_a_version_without_the_file_name(
 def test_environment_run_ids_never_override_the_ids_in_the_path(
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """MLFLOW_RUN_ID / MLFLOW_EXPERIMENT_ID lose to the run and experiment in the path."""
     env_run = new_run_id()
     monkeypatch.setenv("MLFLOW_RUN_ID", env_run)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "99")
-    repo = CloudsmithArtifactRepository(layout.uri, store=store)
+    repo = CloudsmithArtifactRepository(layout.uri, store=backend.store)
     local = make_tree({"model.pkl": "w"}) / "model.pkl"
     repo.log_artifact(str(local), layout.path("models"))
-    record = only_record(store)
+    record = only_record(backend)
     assert record.version == f"1+{layout.run_id}"
     assert {"experiment-1", f"run-{layout.run_id}"} <= set(record.tags)
     assert not any(env_run in tag or tag == "experiment-99" for tag in record.tags)
@@ -232,7 +231,7 @@ def test_environment_run_ids_never_override_the_ids_in_the_path(
 def test_environment_run_ids_fill_in_for_a_path_without_layout(
     uri: str,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     monkeypatch: pytest.MonkeyPatch,
     dst: Path,
 ) -> None:
@@ -241,9 +240,9 @@ def test_environment_run_ids_fill_in_for_a_path_without_layout(
     env_run = new_run_id()
     monkeypatch.setenv("MLFLOW_RUN_ID", env_run)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "7")
-    repo = CloudsmithArtifactRepository(uri, store=store)
+    repo = CloudsmithArtifactRepository(uri, store=backend.store)
     repo.log_artifact(str(make_tree({"notes.txt": "n"}) / "notes.txt"), "misc")
-    record = only_record(store)
+    record = only_record(backend)
     assert record.version == "none+none"
     assert {"mlflow", "experiment-7", f"run-{env_run}"} <= set(record.tags)
     assert f"(experiment: 7, run: {env_run})" in record.description
@@ -258,11 +257,11 @@ def test_packages_carry_the_seed_tags_version_and_description(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """Tags mlflow/experiment-1/run-<id>/path-..., version 1+<run>, seed description line."""
     repo.log_artifact(str(make_tree({"model.pkl": "w"}) / "model.pkl"), layout.path("models"))
-    record = only_record(store)
+    record = only_record(backend)
     tags = set(record.tags)
     assert {"mlflow", "experiment-1", f"run-{layout.run_id}"} <= tags
     assert any(tag.startswith("path-") for tag in tags)
@@ -287,7 +286,7 @@ HEX = "0123456789abcdef0123456789abcdef"
 def test_logged_models_traces_and_workspaces_get_their_tags(
     root_repo: CloudsmithArtifactRepository,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
     path: str,
     tag: str,
@@ -296,7 +295,7 @@ def test_logged_models_traces_and_workspaces_get_their_tags(
     """MLflow 3 model, trace and workspace paths are tagged model-/trace-/workspace-."""
     folder, name = path.rsplit("/", 1)
     root_repo.log_artifact(str(make_tree({name: "x"}) / name), folder)
-    record = only_record(store)
+    record = only_record(backend)
     assert tag in record.tags
     assert {"mlflow", "experiment-1"} <= set(record.tags)
     assert record.version == version
@@ -326,7 +325,7 @@ def test_tags_and_name_stay_within_cloudsmith_limits_for_a_2000_char_path(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """A 2,000-character path still fits tags (≤255, CSV ≤1024, no commas) and name (≤200)."""
@@ -334,20 +333,20 @@ def test_tags_and_name_stay_within_cloudsmith_limits_for_a_2000_char_path(
     assert len(path) == 2000
     folder, name = path.rsplit("/", 1)
     repo.log_artifact(str(make_tree({name: "deep"}) / name), folder)
-    _assert_within_cloudsmith_limits(only_record(store))
+    _assert_within_cloudsmith_limits(only_record(backend))
     assert paths(repo.list_artifacts(folder)) == [path]
     assert Path(repo.download_artifacts(path, str(dst))).read_text() == "deep"
 
 
 def test_tags_stay_within_limits_with_a_long_workspace_name(
-    root_repo: CloudsmithArtifactRepository, make_tree: MakeTree, store: InMemoryPackageStore
+    root_repo: CloudsmithArtifactRepository, make_tree: MakeTree, backend: Backend
 ) -> None:
     """A 255-character workspace name and a long path still fit Cloudsmith's tag limits."""
     base = f"workspaces/{'w' * 255}/1/{HEX}/artifacts"
     path = _long_path(1900, base)
     folder, name = path.rsplit("/", 1)
     root_repo.log_artifact(str(make_tree({name: "x"}) / name), folder)
-    record = only_record(store)
+    record = only_record(backend)
     _assert_within_cloudsmith_limits(record)
     assert f"run-{HEX}" in record.tags
 
@@ -374,14 +373,14 @@ def test_two_different_paths_never_share_name_and_version(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """Paths that sanitise alike (a-b.txt, a/b.txt, a_b.txt...) get distinct packages."""
     files: dict[str, bytes | str] = {p: p for p in CONFUSABLE_PATHS if p != "a/b"}
     log_tree(files)
     log_tree({"b": "a/b"}, "c")  # a/b as a file cannot live beside a/b.txt locally
-    records = store.packages(OWNER_REPO)
+    records = backend.packages()
     assert len(records) == len(files) + 1
     assert len({(r.name, r.version) for r in records}) == len(records)
     repo.download_artifacts(layout.path(), str(dst))
@@ -398,22 +397,22 @@ def test_delete_artifacts_really_removes_the_packages(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """After delete_artifacts the packages are gone from the store, not just hidden."""
     log_tree({"models/model.pkl": "w", "metrics.json": "{}"})
     log_tree({"model.pkl": "again"}, "models")
-    assert len(store.packages(OWNER_REPO)) == 2
+    assert len(backend.packages()) == 2
     repo.delete_artifacts(layout.path("models"))
-    assert records_for(store, layout.key("models/model.pkl")) == []
-    assert [r.filename for r in store.packages(OWNER_REPO)] == ["metrics.json"]
+    assert records_for(backend, layout.key("models/model.pkl")) == []
+    assert [r.filename for r in backend.packages()] == ["metrics.json"]
 
 
 def test_deleting_experiment_1_never_touches_experiment_10(
     root_repo: CloudsmithArtifactRepository,
     root_layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """delete_artifacts('1') at the root leaves experiments 10 and 100 whole."""
@@ -427,7 +426,7 @@ def test_deleting_experiment_1_never_touches_experiment_10(
             runs[exp].path("d"),
             runs[exp].path("m.txt"),
         ]
-    assert sorted(r.version.split("+")[0] for r in store.packages(OWNER_REPO)) == [
+    assert sorted(r.version.split("+")[0] for r in backend.packages()) == [
         "10",
         "10",
         "100",
@@ -440,11 +439,12 @@ def test_deleting_experiment_1_never_touches_experiment_10(
     }
 
 
-def test_uri_prefixes_keep_two_teams_apart(make_tree: MakeTree, dst: Path) -> None:
+def test_uri_prefixes_keep_two_teams_apart(
+    make_tree: MakeTree, backend: Backend, dst: Path
+) -> None:
     """team-a and team-b sharing one Cloudsmith repository never see or delete each other's."""
-    store = InMemoryPackageStore()
-    team_a = CloudsmithArtifactRepository("cloudsmith://acme/ml/team-a", store=store)
-    team_b = CloudsmithArtifactRepository("cloudsmith://acme/ml/team-b", store=store)
+    team_a = CloudsmithArtifactRepository("cloudsmith://acme/ml/team-a", store=backend.store)
+    team_b = CloudsmithArtifactRepository("cloudsmith://acme/ml/team-b", store=backend.store)
     run = new_run_id()
     team_a.log_artifacts(str(make_tree({"m.txt": "A"})), f"1/{run}/artifacts")
     team_b.log_artifacts(str(make_tree({"m.txt": "B"})), f"1/{run}/artifacts")
@@ -454,17 +454,14 @@ def test_uri_prefixes_keep_two_teams_apart(make_tree: MakeTree, dst: Path) -> No
     team_a.delete_artifacts()
     assert team_a.list_artifacts() == []
     assert paths(team_b.list_artifacts(f"1/{run}/artifacts")) == [path]
-    assert len(store.packages(OWNER_REPO)) == 1
+    assert len(backend.packages()) == 1
 
 
-def test_packages_written_by_the_prior_plugin_stay_readable(
-    store: InMemoryPackageStore, dst: Path
-) -> None:
+def test_packages_written_by_the_prior_plugin_stay_readable(backend: Backend, dst: Path) -> None:
     """A prior-plugin package (seed description only, timestamp name) lists and downloads."""
     run = new_run_id()
     content = b"old plot"
-    store.put_record(
-        OWNER_REPO,
+    backend.put_record(
         PackageRecord(
             slug_perm="PriorPlugin01",
             name="mlflow-loss (v2)-" + run[:8] + "-1700000000",
@@ -482,7 +479,7 @@ def test_packages_written_by_the_prior_plugin_stay_readable(
         (f"cloudsmith://acme/ml/1/{run}/artifacts", ""),
         ("cloudsmith://acme/ml", f"1/{run}/artifacts/"),
     ):
-        repo = CloudsmithArtifactRepository(uri, store=store)
+        repo = CloudsmithArtifactRepository(uri, store=backend.store)
         assert paths(repo.list_artifacts(f"{base}plots")) == [f"{base}plots/loss (v2).png"]
         local = repo.download_artifacts(f"{base}plots/loss (v2).png", str(dst))
         assert Path(local).read_bytes() == content
@@ -493,34 +490,38 @@ def test_packages_written_by_the_prior_plugin_stay_readable(
     [(f"models/m-{HEX}", f"model-m-{HEX}"), (f"traces/tr-{HEX}", f"trace-tr-{HEX}")],
 )
 def test_direct_mode_at_logged_model_and_trace_uris_tags_the_owner(
-    make_tree: MakeTree, store: InMemoryPackageStore, dst: Path, owner: str, tag: str
+    make_tree: MakeTree, backend: Backend, dst: Path, owner: str, tag: str
 ) -> None:
     """A client writing straight to a logged model's or trace's artifact URI tags it."""
-    repo = CloudsmithArtifactRepository(f"cloudsmith://acme/ml/1/{owner}/artifacts", store=store)
+    repo = CloudsmithArtifactRepository(
+        f"cloudsmith://acme/ml/1/{owner}/artifacts", store=backend.store
+    )
     repo.log_artifacts(str(make_tree({"MLmodel": "m", "data/x.bin": "x"})))
     assert paths(repo.list_artifacts()) == ["MLmodel", "data"]
-    assert all(tag in record.tags for record in store.packages(OWNER_REPO))
+    assert all(tag in record.tags for record in backend.packages())
     assert Path(repo.download_artifacts("data/x.bin", str(dst))).read_text() == "x"
 
 
 def test_relogging_a_path_without_layout_from_another_run_keeps_one_package(
-    make_tree: MakeTree, store: InMemoryPackageStore, monkeypatch: pytest.MonkeyPatch
+    make_tree: MakeTree, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One key, logged twice under different environment run ids, is one package."""
     for number, run in enumerate((new_run_id(), new_run_id()), start=1):
         monkeypatch.setenv("MLFLOW_RUN_ID", run)
         monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", str(number))
-        repo = CloudsmithArtifactRepository("cloudsmith://acme/ml", store=store)
+        repo = CloudsmithArtifactRepository("cloudsmith://acme/ml", store=backend.store)
         repo.log_artifact(str(make_tree({"notes.txt": f"v{number}"}) / "notes.txt"), "misc")
     assert Path(repo.download_artifacts("misc/notes.txt")).read_text() == "v2"
-    assert len(records_for(store, "misc/notes.txt")) == 1
+    assert len(records_for(backend, "misc/notes.txt")) == 1
 
 
-def _foreign_record(tags: tuple[str, ...], description: str) -> tuple[PackageRecord, bytes]:
+def _foreign_record(
+    name: str, tags: tuple[str, ...], description: str
+) -> tuple[PackageRecord, bytes]:
     content = b"not mlflow"
     record = PackageRecord(
         slug_perm=uuid.uuid4().hex[:12],
-        name="some-tool",
+        name=name,
         version="1.0.0",
         filename="tool.tar.gz",
         size=len(content),
@@ -536,20 +537,19 @@ def test_unrelated_raw_packages_are_never_listed_or_deleted(
     root_repo: CloudsmithArtifactRepository,
     root_layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """Other raw packages in the repository (even tagged 'mlflow') survive a root delete."""
     foreign = [
-        _foreign_record(("release",), "A CLI tool"),
-        _foreign_record(("mlflow",), "Docker image for our mlflow server"),
-        _foreign_record((), ""),
+        _foreign_record("some-tool", ("release",), "A CLI tool"),
+        _foreign_record("mlflow-server-image", ("mlflow",), "Docker image for our mlflow server"),
+        _foreign_record("untagged", (), ""),
     ]
-    for record, content in foreign:
-        store.put_record(OWNER_REPO, record, content)
+    kept = [backend.put_record(record, content) for record, content in foreign]
     root_repo.log_artifacts(str(make_tree({"a.txt": "a"})), root_layout.path())
     assert paths(root_repo.list_artifacts()) == [root_layout.path().split("/")[0]]
     root_repo.delete_artifacts()
     assert root_repo.list_artifacts() == []
-    assert sorted(r.slug_perm for r in store.packages(OWNER_REPO)) == sorted(
-        record.slug_perm for record, _ in foreign
+    assert sorted(r.slug_perm for r in backend.packages()) == sorted(
+        record.slug_perm for record in kept
     )

@@ -15,8 +15,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
+from cloudsmith_mlflow.ports import PackageStore
 
-from .checklist_support import OWNER_REPO, Layout, files_below, new_run_id, paths, records_for
+from .checklist_support import Backend, Layout, files_below, new_run_id, paths, records_for
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
@@ -185,7 +186,7 @@ def test_constructor_makes_no_network_call_and_first_use_names_the_missing_key(
 )
 def test_repositories_at_sub_paths_see_the_same_artifacts(
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    store: PackageStore,
     dst: Path,
     suffix: str,
     path: str,
@@ -207,7 +208,7 @@ def test_repositories_at_sub_paths_see_the_same_artifacts(
 
 
 def test_direct_writes_and_proxied_reads_address_the_same_artifacts(
-    make_tree: MakeTree, store: InMemoryPackageStore, dst: Path
+    make_tree: MakeTree, store: PackageStore, dst: Path
 ) -> None:
     """What a client logs at the run URI the proxy serves at the root URI, and back."""
     run = new_run_id()
@@ -276,7 +277,7 @@ def test_relogging_the_same_path_overwrites_and_keeps_one_package(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """Logging a path twice leaves one package holding the newest content."""
@@ -288,8 +289,8 @@ def test_relogging_the_same_path_overwrites_and_keeps_one_package(
     assert info.file_size == len("brand new")
     downloaded = repo.download_artifacts(layout.path("models/model.pkl"), str(dst))
     assert Path(downloaded).read_text() == "brand new"
-    assert len(records_for(store, layout.key("models/model.pkl"))) == 1
-    assert len(store.packages(OWNER_REPO)) == 1
+    assert len(records_for(backend, layout.key("models/model.pkl"))) == 1
+    assert len(backend.packages()) == 1
 
 
 INVALID_ARTIFACT_PATHS = [
@@ -310,7 +311,7 @@ INVALID_ARTIFACT_PATHS = [
 def test_log_artifact_rejects_invalid_artifact_path_and_uploads_nothing(
     repo: CloudsmithArtifactRepository,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     artifact_path: str,
 ) -> None:
     """An unsafe artifact_path raises INVALID_PARAMETER_VALUE 'Invalid artifact path'."""
@@ -318,21 +319,21 @@ def test_log_artifact_rejects_invalid_artifact_path_and_uploads_nothing(
     with pytest.raises(MlflowException, match="Invalid artifact path") as caught:
         repo.log_artifact(str(local), artifact_path)
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert store.packages(OWNER_REPO) == []
+    assert backend.packages() == []
 
 
 @pytest.mark.parametrize("artifact_path", INVALID_ARTIFACT_PATHS)
 def test_log_artifacts_rejects_invalid_artifact_path_and_uploads_nothing(
     repo: CloudsmithArtifactRepository,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     artifact_path: str,
 ) -> None:
     """log_artifacts refuses an unsafe artifact_path before uploading anything."""
     with pytest.raises(MlflowException, match="Invalid artifact path") as caught:
         repo.log_artifacts(str(make_tree(SAMPLE)), artifact_path)
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert store.packages(OWNER_REPO) == []
+    assert backend.packages() == []
 
 
 def test_log_artifacts_keeps_nested_structure_without_the_directory_name(
@@ -357,7 +358,7 @@ def test_log_artifacts_with_one_invalid_file_name_uploads_nothing(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     bad_name: str,
 ) -> None:
     """A directory holding one file with an unusable name is refused as a whole."""
@@ -365,7 +366,7 @@ def test_log_artifacts_with_one_invalid_file_name_uploads_nothing(
     with pytest.raises(MlflowException, match="Invalid artifact path") as caught:
         repo.log_artifacts(str(tree), layout.path() or None)
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert store.packages(OWNER_REPO) == []
+    assert backend.packages() == []
 
 
 # list_artifacts.
@@ -598,13 +599,13 @@ def test_deleting_the_root_leaves_an_empty_listing(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """Deleting the run root removes every package of the run."""
     log_tree(SAMPLE)
     repo.delete_artifacts(layout.path() or None)
     assert repo.list_artifacts(layout.path()) == []
-    assert store.packages(OWNER_REPO) == []
+    assert backend.packages() == []
 
 
 def test_deleting_with_no_path_empties_the_whole_location(
@@ -632,7 +633,7 @@ def test_deleting_a_directory_is_recursive(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """A directory delete removes everything below it."""
     log_tree(SAMPLE)
@@ -641,7 +642,7 @@ def test_deleting_a_directory_is_recursive(
         layout.path(p) for p in ("a.txt", "b.bin", "empty.txt")
     ]
     assert repo.list_artifacts(layout.path("nested")) == []
-    assert len(store.packages(OWNER_REPO)) == 3
+    assert len(backend.packages()) == 3
 
 
 def test_deleting_a_nested_path_keeps_its_parents_contents(
@@ -673,14 +674,14 @@ def test_deleting_a_nonexistent_path_succeeds(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     log_tree: LogTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
 ) -> None:
     """Deleting what is not there is a quiet no-op."""
     repo.delete_artifacts(layout.path("never/logged"))
     log_tree(SAMPLE)
     repo.delete_artifacts(layout.path("missing"))
     repo.delete_artifacts(layout.path("nested/missing.txt"))
-    assert len(store.packages(OWNER_REPO)) == len(SAMPLE)
+    assert len(backend.packages()) == len(SAMPLE)
 
 
 # Boundaries and defaults.
@@ -690,7 +691,7 @@ def test_a_255_character_segment_round_trips_and_256_is_rejected(
     repo: CloudsmithArtifactRepository,
     layout: Layout,
     make_tree: MakeTree,
-    store: InMemoryPackageStore,
+    backend: Backend,
     dst: Path,
 ) -> None:
     """A folder name at the file-name limit works; one character more is an invalid path."""
@@ -701,11 +702,11 @@ def test_a_255_character_segment_round_trips_and_256_is_rejected(
     with pytest.raises(MlflowException, match="Invalid artifact path") as caught:
         repo.log_artifact(str(local), layout.path("s" * 256))
     assert caught.value.error_code == "INVALID_PARAMETER_VALUE"
-    assert len(store.packages(OWNER_REPO)) == 1
+    assert len(backend.packages()) == 1
 
 
 def test_every_accepted_artifact_path_can_be_downloaded(
-    make_tree: MakeTree, store: InMemoryPackageStore, dst: Path
+    make_tree: MakeTree, store: PackageStore, dst: Path
 ) -> None:
     """A path is either refused as invalid when logged, or downloadable later."""
     repo = CloudsmithArtifactRepository(

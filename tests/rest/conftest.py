@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.emulated import FAST_RETRY
 
 from cloudsmith_mlflow.adapters.rest import CloudsmithRestStore, RetryPolicy
 from cloudsmith_mlflow.domain.uri import ArtifactLocation
@@ -24,8 +25,6 @@ KEY = "rest-emulator-key-5c3d1f0a9e"
 REPO = "acme/ml"
 RUN = "0123456789abcdef0123456789abcdef"
 RUN_PATH = f"1/{RUN}/artifacts"
-#: Fast retries: the emulator's faults are instant, waiting long proves nothing.
-FAST_RETRY = RetryPolicy(max_retries=8, base_delay=0.02, max_delay=0.5)
 
 StoreFactory = Callable[..., CloudsmithRestStore]
 
