@@ -46,7 +46,7 @@ from cloudsmith_mlflow.domain.errors import (
     StoreError,
     StoreUnavailable,
 )
-from cloudsmith_mlflow.logs import get_logger, register_secret
+from cloudsmith_mlflow.logs import get_logger, redact, register_secret
 from cloudsmith_mlflow.settings import Secret, Settings
 
 #: Where the v1 API lives below the configured host.
@@ -418,7 +418,9 @@ def _joined(messages: object) -> str:
 def _detail_suffix(response: requests.Response) -> str:
     if response.status_code == 429 or not response.content:
         return ""
-    detail = response_detail(response)
+    # Redacted here: this text becomes the reason of retries and of the final
+    # StoreUnavailable message, and a server may echo what it was sent.
+    detail = redact(response_detail(response))
     return f" ({detail})" if detail else ""
 
 
