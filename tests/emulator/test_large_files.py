@@ -3,38 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import psutil
 import pytest
 import requests
 from requests_toolbelt import MultipartEncoder
 
 from cloudsmith_mlflow.emulator import EmulatorConfig, EmulatorProcess, start_emulator_process
 from tests.emulator.kit import API_KEY, REPO, Api
+from tests.support.memory import BigFile, PeakMemory, write_big_file
 
 GIB = 1024**3
 PART = 100 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def big_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, str]]:
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BigFile]:
     """A 1 GiB + 1 MiB file of pseudo-random blocks, with its MD5 and SHA-256."""
-    path = tmp_path_factory.mktemp("big") / "big.bin"
-    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    block = os.urandom(1024 * 1024)
-    with path.open("wb") as out:
-        for index in range(1025):
-            chunk = block[index % 997 :] + block[: index % 997]
-            md5.update(chunk)
-            sha256.update(chunk)
-            out.write(chunk)
-    yield path, md5.hexdigest(), sha256.hexdigest()
-    path.unlink()
+    big = write_big_file(tmp_path_factory.mktemp("big") / "big.bin", 1025)
+    yield big
+    big.path.unlink()
 
 
 @pytest.fixture
@@ -43,29 +33,6 @@ def child(tmp_path: Path) -> Iterator[EmulatorProcess]:
     process = start_emulator_process(config)
     yield process
     process.stop()
-
-
-class PeakMemory:
-    """Samples a process's resident memory in the background."""
-
-    def __init__(self, pid: int) -> None:
-        self._process = psutil.Process(pid)
-        self.peak = self._process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.peak = max(self.peak, self._process.memory_info().rss)
-            except psutil.Error:
-                return
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
 
 
 class FileSlice:
@@ -102,9 +69,9 @@ def download_sha256(url: str) -> str:
 
 @pytest.mark.slow
 def test_one_gib_through_presigned_post_and_download(
-    child: EmulatorProcess, big_file: tuple[Path, str, str]
+    child: EmulatorProcess, big_file: BigFile
 ) -> None:
-    path, md5, sha256 = big_file
+    path, md5, sha256 = big_file.path, big_file.md5, big_file.sha256
     api = Api(child.url)
     response = api.post(f"files/{REPO}/", json={"filename": path.name, "md5_checksum": md5})
     slot = response.json()
@@ -124,10 +91,8 @@ def test_one_gib_through_presigned_post_and_download(
 
 
 @pytest.mark.slow
-def test_one_gib_through_100_mib_parts(
-    child: EmulatorProcess, big_file: tuple[Path, str, str]
-) -> None:
-    path, md5, sha256 = big_file
+def test_one_gib_through_100_mib_parts(child: EmulatorProcess, big_file: BigFile) -> None:
+    path, md5, sha256 = big_file.path, big_file.md5, big_file.sha256
     api = Api(child.url)
     response = api.post(
         f"files/{REPO}/", json={"filename": path.name, "md5_checksum": md5, "method": "put_parts"}
