@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import http.client
+import time
+import urllib.parse
 
 import pytest
 import requests
@@ -149,3 +152,20 @@ def test_redirect_target_refuses_a_leaked_key(
     response = requests.get(str(package["cdn_url"]), headers={"X-Api-Key": API_KEY}, timeout=10)
     assert response.status_code == 403
     assert b"<Code>AccessDenied</Code>" in response.content
+
+
+def test_an_empty_package_downloads_on_a_connection_that_stays_open(api: Api) -> None:
+    """Serving a 0-byte file keeps the keep-alive connection usable for the next request."""
+    created = api.push(REPO, "empty.txt", b"", name="empty")
+    target = urllib.parse.urlsplit(str(created["cdn_url"]))
+    token = base64.b64encode(f"token:{API_KEY}".encode()).decode()
+    connection = http.client.HTTPConnection(target.netloc, timeout=10)
+    try:
+        for _ in range(2):
+            connection.request("GET", target.path, headers={"Authorization": f"Basic {token}"})
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"")
+            assert response.getheader("Connection") != "close"
+            time.sleep(0.1)  # a server that drops the connection has done so by now
+    finally:
+        connection.close()

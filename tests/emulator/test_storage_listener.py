@@ -7,7 +7,7 @@ import hashlib
 import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import requests
@@ -43,6 +43,22 @@ def test_a_good_post_answers_204_with_the_md5_etag(api: Api, emulator: EmulatorH
     (record,) = emulator.requests(listener="storage")
     assert record.method == "POST"
     assert not record.carries(API_KEY)
+
+
+def test_a_unicode_file_name_answers_with_an_ascii_location(api: Api) -> None:
+    """A key holding non-ASCII characters is percent-encoded in the Location header."""
+    name = "ünïcødé-数据 (v2).txt"
+    slot = api.request_upload(REPO, name, b"content")
+    response = requests.post(
+        str(slot["upload_url"]),
+        data=slot["upload_fields"],
+        files={"file": (name, b"content")},
+        timeout=10,
+    )
+    assert response.status_code == 204
+    location = response.headers["Location"]
+    assert location.isascii()
+    assert unquote(location).endswith(name)
 
 
 def test_success_action_status_201(api: Api) -> None:

@@ -26,7 +26,7 @@ import secrets
 import time
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from cloudsmith_mlflow.emulator import packages as views
@@ -213,7 +213,8 @@ class BucketApp:
         finally:
             if writer is not None:
                 writer.discard()
-        location = f"http://{request.host}/{BUCKET}/{fields['key']}"
+        # S3 percent-encodes the key: a header must stay ASCII whatever the file name.
+        location = f"http://{request.host}/{BUCKET}/{quote(fields['key'], safe='/')}"
         headers = [("ETag", f'"{digest.md5}"'), ("Location", location)]
         status_text = fields.get("success_action_status", "204")
         if status_text == "201":

@@ -249,6 +249,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send_file(self, path: Path, offset: int, length: int) -> None:
+        if length <= 0:
+            # An empty file: nothing to send (socket.sendfile refuses a count of 0,
+            # which would kill the handler and drop a keep-alive connection).
+            return
         with path.open("rb") as source:
             try:
                 # sendfile(2): the kernel copies from the page cache to the socket.
