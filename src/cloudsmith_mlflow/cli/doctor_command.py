@@ -10,6 +10,7 @@ deleted); the API calls left before Cloudsmith's rate limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ ENTRY_POINT_GROUP = "mlflow.artifact_repository"
 OUR_MODULE = "cloudsmith_mlflow."
 EARLIER_DISTRIBUTION = "mlflow-cloudsmith"
 KEY_URL = "https://cloudsmith.io/user/settings/api/"
+SCHEME = "cloudsmith"
+_STATUS_PATH = "/v1/status/check/basic/"
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 #: What each check is about, for lines that say it was skipped.
@@ -152,6 +155,7 @@ def run_checks(
 
     host = _display_host(settings.api_host)
     reached = check_reachable(settings)
+    host_ok = reached.status in (200, 401, 403)
     if not reached.reached:
         report(
             Check(
@@ -162,23 +166,34 @@ def run_checks(
                 "the network, proxies and firewalls",
             )
         )
-    elif reached.status in (200, 401, 403):
+    elif host_ok:
         report(Check("host", OK, f"the API host {host} answers"))
     else:
         report(
             Check(
                 "host",
                 FAIL,
-                f"{host} answered HTTP {reached.status} to /v1/status/check/basic/ "
+                f"GET {host}{_STATUS_PATH} answered HTTP {reached.status} "
                 f"({reached.detail or 'not a Cloudsmith API'})",
                 "set CLOUDSMITH_API_HOST to the Cloudsmith API's scheme + host[:port], "
                 "without /v1 (default https://api.cloudsmith.io)",
             )
         )
-    skipped = "skipped: needs " + ("a reachable API host" if not reached.reached else "a valid key")
-    if settings.api_key is None or not reached.reached:
+    # A host that does not answer, or answers as something other than the
+    # Cloudsmith API, makes every later answer meaningless: skip them rather than
+    # report follow-on failures with the wrong fix.
+    if not reached.reached:
+        skipped = "skipped: needs a reachable API host"
+    elif not host_ok:
+        skipped = "skipped: needs a working API host"
+    elif settings.api_key is None:
+        skipped = "skipped: needs CLOUDSMITH_API_KEY"
+    else:
+        skipped = ""
+    if skipped:
         report(Check("key_accepted", SKIP, skipped))
         _skip_repository(repository, write, skipped, report)
+        report(Check("rate_limit", SKIP, skipped))
         return
     with Diagnostics(settings) as diagnostics:
         user = diagnostics.user()
@@ -208,7 +223,7 @@ def run_checks(
                     "key_accepted",
                     FAIL,
                     _unexpected("GET /v1/user/self/", user.status, user.error or user.detail),
-                    "run again; if it persists check https://status.cloudsmith.io",
+                    _retry_fix(user.status),
                 )
             )
         if not key_ok:
@@ -242,16 +257,17 @@ def run_checks(
 
 
 def plugin_checks() -> list[Check]:
-    """Whether MLflow finds this plugin for ``cloudsmith://``, and no other one."""
-    from importlib.metadata import PackageNotFoundError, entry_points, version
+    """Whether MLflow finds this plugin for ``cloudsmith://``, and no other one.
 
-    found = {
-        (entry.name, entry.value)
-        for entry in entry_points(group=ENTRY_POINT_GROUP)
-        if entry.name == "cloudsmith"
-    }
-    ours = [value for _, value in found if value.startswith(OUR_MODULE)]
-    others = sorted(value for _, value in found if not value.startswith(OUR_MODULE))
+    MLflow registers every ``mlflow.artifact_repository`` entry point in turn and
+    the last one it loads wins, so a second claim on the scheme (the earlier
+    ``mlflow-cloudsmith`` plugin above all) makes the choice depend on sys.path order.
+    """
+    from importlib.metadata import entry_points
+
+    claims = [entry for entry in entry_points(group=ENTRY_POINT_GROUP) if entry.name == SCHEME]
+    ours = [entry for entry in claims if entry.value.startswith(OUR_MODULE)]
+    others = [entry for entry in claims if not entry.value.startswith(OUR_MODULE)]
     checks = []
     if ours:
         checks.append(Check("plugin", OK, "MLflow finds cloudsmith-mlflow for cloudsmith:// URIs"))
@@ -260,30 +276,57 @@ def plugin_checks() -> list[Check]:
             Check(
                 "plugin",
                 FAIL,
-                f"no {ENTRY_POINT_GROUP} entry point 'cloudsmith' points at cloudsmith-mlflow",
+                f"no {ENTRY_POINT_GROUP} entry point '{SCHEME}' points at cloudsmith-mlflow",
                 "pip install cloudsmith-mlflow in the environment that runs MLflow",
             )
         )
-    try:
-        earlier = version(EARLIER_DISTRIBUTION)
-    except PackageNotFoundError:
-        earlier = None
-    if earlier or others:
-        what = [f"{EARLIER_DISTRIBUTION} {earlier} is installed"] if earlier else []
-        what += [f"another plugin claims cloudsmith:// ({value})" for value in others]
-        checks.append(
-            Check(
-                "conflict",
-                WARN,
-                "; ".join(what) + ": MLflow may pick either plugin for cloudsmith:// URIs",
-                f"pip uninstall {EARLIER_DISTRIBUTION}"
-                if earlier
-                else "uninstall the other plugin",
-            )
+    earlier = _earlier_version()
+    what: list[str] = []
+    foreign = [entry for entry in others if _distribution_of(entry) != EARLIER_DISTRIBUTION]
+    if earlier is not None:
+        claims_too = len(foreign) < len(others)
+        what.append(
+            f"the earlier plugin {EARLIER_DISTRIBUTION} {earlier} is installed"
+            + (" and claims cloudsmith:// too" if claims_too else "")
         )
-    else:
+    what += [
+        f"{_distribution_of(entry) or 'another package'} claims cloudsmith:// ({entry.value})"
+        for entry in sorted(foreign, key=lambda entry: entry.value)
+    ]
+    if not what:
         checks.append(Check("conflict", OK, "no other plugin claims cloudsmith:// URIs"))
+        return checks
+    uninstall = sorted({name for name in map(_distribution_of, foreign) if name})
+    if earlier is not None:
+        uninstall.insert(0, EARLIER_DISTRIBUTION)
+    checks.append(
+        Check(
+            "conflict",
+            WARN,
+            "; ".join(what)
+            + (": MLflow may pick either plugin for cloudsmith:// URIs" if others else ""),
+            f"pip uninstall {' '.join(uninstall)}" if uninstall else "uninstall the other plugin",
+        )
+    )
     return checks
+
+
+def _earlier_version() -> str | None:
+    """The installed version of the earlier plugin (``unknown`` without one), or None."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        found = distribution(EARLIER_DISTRIBUTION)
+    except PackageNotFoundError:
+        return None
+    return found.version or "(unknown version)"
+
+
+def _distribution_of(entry: Any) -> str | None:
+    """The normalised name of the distribution declaring ``entry``, when known."""
+    dist = getattr(entry, "dist", None)
+    name = dist.name if dist is not None else None
+    return re.sub(r"[-_.]+", "-", name).lower() if name else None
 
 
 def _skip_repository(
@@ -317,7 +360,7 @@ def _repository_check(repository: RepositoryRef, status: int | None, detail: str
         "repository",
         FAIL,
         _unexpected(f"GET /v1/packages/{repository}/", status, detail),
-        "run again; if it persists check https://status.cloudsmith.io",
+        _retry_fix(status),
     )
 
 
@@ -334,7 +377,13 @@ def _write_check(context: CliContext, repository: RepositoryRef) -> Check:
             "writable", OK, f"uploaded, downloaded, verified and deleted a probe in {repository}"
         )
     error = result.error
-    if isinstance(error, PermissionDenied) or getattr(error, "status", None) == 403:
+    denied = isinstance(error, PermissionDenied) or getattr(error, "status", None) == 403
+    leftover = (
+        f"; delete the probe package {result.package} by hand"
+        if result.uploaded and not result.deleted and result.package
+        else ""
+    )
+    if denied and not result.uploaded:
         return Check(
             "writable",
             FAIL,
@@ -343,12 +392,17 @@ def _write_check(context: CliContext, repository: RepositoryRef) -> Check:
             "use an API key whose user or service account has Write (or Admin) access to "
             "the repository",
         )
+    if denied and result.verified:
+        # Uploading worked; only the delete was refused. Not a read-only key.
+        return Check(
+            "writable",
+            FAIL,
+            f"the key may upload packages to {repository} but may not remove them "
+            "(MLflow's delete_artifacts, `mlflow gc` and `cloudsmith-mlflow cleanup` will fail)",
+            "give the key's user or service account Admin (delete) access to the repository, "
+            "or accept that deletions need another key" + leftover,
+        )
     step = "upload" if not result.uploaded else "download" if not result.verified else "delete"
-    leftover = (
-        f"; delete the probe package {result.package} by hand"
-        if result.uploaded and not result.deleted and result.package
-        else ""
-    )
     return Check(
         "writable",
         FAIL,
@@ -374,6 +428,15 @@ def _rate_check(rate: Any) -> Check:
     return Check("rate_limit", OK, detail)
 
 
+def _retry_fix(status: int | None) -> str:
+    if status == 429:
+        return (
+            "Cloudsmith is throttling this key: wait for the rate limit to reset "
+            "(X-RateLimit-Reset), then run again"
+        )
+    return "run again; if it persists check https://status.cloudsmith.io"
+
+
 def _unexpected(what: str, status: int | None, detail: str) -> str:
     if status is None:
         return f"{what} got no answer ({detail})"
@@ -381,10 +444,11 @@ def _unexpected(what: str, status: int | None, detail: str) -> str:
 
 
 def _display_host(api_host: str) -> str:
-    """The API host without any user information someone put in it."""
+    """The API host as configured (a stray path such as ``/v1`` included, since that
+    is often the mistake), without any user information someone put in it."""
     parts = urlsplit(api_host)
     netloc = parts.netloc.rsplit("@", 1)[-1]
-    return f"{parts.scheme}://{netloc}" if parts.scheme else api_host
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}" if parts.scheme else api_host
 
 
 def _print_check(check: Check) -> None:

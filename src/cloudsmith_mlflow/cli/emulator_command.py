@@ -197,6 +197,19 @@ def emulator_command(
     Point the official CLI at it with CLOUDSMITH_API_HOST=http://HOST:PORT and
     the same CLOUDSMITH_API_KEY.  Prints one line when ready:
     "Cloudsmith emulator listening on http://HOST:PORT".
+
+    \b
+    Examples:
+      cloudsmith-mlflow emulator --port 8765 --api-key dev --repo demo/ml-artifacts
+      cloudsmith-mlflow emulator --port 0 --data-dir /tmp/cs --api-key dev --repo demo/ml \\
+          --read-only-key viewer --sync-delay 2
+      cloudsmith-mlflow emulator --api-key dev --repo demo/ml --throttle-rate 0.1 --seed 7
+      CLOUDSMITH_API_HOST=http://127.0.0.1:8765 CLOUDSMITH_API_KEY=dev \\
+          cloudsmith-mlflow doctor cloudsmith://demo/ml-artifacts
+
+    \b
+    Exit codes: 0 stopped by SIGINT or SIGTERM, 1 cannot listen or the data
+    directory is in use, 2 usage.
     """
     _configure_logging(verbose)
     try:
