@@ -11,8 +11,10 @@ built once, lazily, under a lock.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -36,7 +38,7 @@ from cloudsmith_mlflow.bootstrap import build_service
 from cloudsmith_mlflow.domain import errors
 from cloudsmith_mlflow.domain.uri import ArtifactLocation
 from cloudsmith_mlflow.ports import PackageStore
-from cloudsmith_mlflow.services import ArtifactFailures, ArtifactService
+from cloudsmith_mlflow.services import ArtifactFailures, ArtifactService, Progress
 from cloudsmith_mlflow.settings import Settings
 
 try:  # MLflow's own progress bar; optional to us
@@ -138,9 +140,11 @@ class CloudsmithArtifactRepository(ArtifactRepository):
             self.service.log_file(local_file, artifact_path)
 
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
-        """Store the tree below ``local_dir`` under ``artifact_path``, in parallel."""
-        with _as_mlflow_errors():
-            self.service.log_directory(local_dir, artifact_path)
+        """Store the tree below ``local_dir`` under ``artifact_path``, in parallel (with
+        a progress bar when MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR allows it)."""
+        total = sum(len(files) for _, _, files in os.walk(local_dir))
+        with _as_mlflow_errors(), _file_progress("Uploading artifacts", total) as advance:
+            self.service.log_directory(local_dir, artifact_path, progress=advance)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
         """Immediate children of ``path``, sorted; ``[]`` for files and missing paths."""
@@ -184,10 +188,8 @@ class CloudsmithArtifactRepository(ArtifactRepository):
             if not artifact_path and not index.is_dir(key):
                 return dst_path  # an empty repository downloads as an empty directory
             total = 1 if index.file(key) else sum(1 for _ in index.files_under(key))
-            with _progress_bar(total) as bar:
-                local = service.download(
-                    artifact_path, dst_path, index=index, progress=lambda _p, _s: bar.update()
-                )
+            with _file_progress("Downloading artifacts", total) as advance:
+                local = service.download(artifact_path, dst_path, index=index, progress=advance)
         return str(local)
 
     def delete_artifacts(self, artifact_path: str | None = None) -> None:
@@ -196,22 +198,72 @@ class CloudsmithArtifactRepository(ArtifactRepository):
             self.service.delete(artifact_path)
 
 
-class _NoProgress:
-    def update(self) -> None:
-        pass
-
-    def __enter__(self) -> _NoProgress:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
+def _ignore_progress(path: str, size: int) -> None:
+    """A progress callback that shows nothing."""
 
 
-def _progress_bar(total: int) -> Any:
-    """MLflow's own file progress bar (honours MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR)."""
-    if _MlflowProgressBar is None or total < 2:
-        return _NoProgress()
-    return _MlflowProgressBar.files(desc="Downloading artifacts", total=total)  # type: ignore[no-untyped-call]
+@contextlib.contextmanager
+def _file_progress(desc: str, total: int) -> Iterator[Progress]:
+    """A per-file progress bar for a directory of ``total`` files (none for one file).
+
+    Shown only when ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` allows it, read at each
+    call as MLflow reads it. With tqdm installed this is MLflow's own
+    ``ArtifactProgressBar`` (the bar other artifact repositories show); MLflow does
+    not depend on tqdm, so without it rich (ours) draws the bar on stderr, and only
+    when stderr is a terminal or a notebook, keeping logs free of bar frames.
+    Callbacks arrive from the upload and download worker threads.
+    """
+    if total < 2 or not _progress_enabled():
+        yield _ignore_progress
+        return
+    lock = threading.Lock()
+    if _MlflowProgressBar is not None and _tqdm_installed():
+        with _MlflowProgressBar.files(desc=desc, total=total) as bar:  # type: ignore[no-untyped-call]
+
+            def advance(path: str, size: int) -> None:
+                with lock:
+                    bar.update()
+
+            yield advance
+        return
+    from rich.console import Console
+
+    console = Console(file=sys.stderr)
+    if not (console.is_terminal or console.is_jupyter):
+        yield _ignore_progress
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(
+        f"{desc}:", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task(desc, total=total)
+
+        def advance_rich(path: str, size: int) -> None:
+            with lock:
+                bar.advance(task)
+
+        yield advance_rich
+
+
+def _progress_enabled() -> bool:
+    """MLflow's switch, read now (an unreadable value shows no bar rather than failing)."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    try:
+        return bool(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get())  # type: ignore[no-untyped-call]
+    except ValueError:
+        return False
+
+
+def _tqdm_installed() -> bool:
+    """Whether MLflow's bar can draw (it imports ``tqdm.auto`` and silently skips without)."""
+    try:
+        importlib.import_module("tqdm.auto")
+    except ImportError:
+        return False
+    return True
 
 
 _artifact_repository_registry.register("cloudsmith", CloudsmithArtifactRepository)  # type: ignore[no-untyped-call]
