@@ -43,9 +43,14 @@ def _stop_group(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=timeout)
-    # Workers may outlive their parent: sweep the group once more.
+    # Workers may outlive their parent: sweep the group once more, then wait until
+    # the last of them is gone (reaped), so a caller may reuse the port or the data.
+    deadline = time.monotonic() + timeout
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # raises once no process of the group exists
+            time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -111,8 +116,13 @@ def mlflow_server(
     mlflow: str | None = None,
     log: Path | None = None,
     startup_timeout: float = 180,
+    extra_args: Sequence[str] = (),
+    base_env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
-    """Run ``mlflow server`` on loopback; yields its URL once ``/health`` answers."""
+    """Run ``mlflow server`` on loopback; yields its URL once ``/health`` answers.
+
+    The server's environment is ``base_env`` (default: this process's) plus ``env``.
+    """
     port = port or free_port()
     executable = mlflow or str(Path(sys.executable).with_name("mlflow"))
     command = [
@@ -133,9 +143,14 @@ def mlflow_server(
         command += ["--default-artifact-root", default_artifact_root]
     if not serve_artifacts:
         command += ["--no-serve-artifacts"]
+    command += list(extra_args)
     output = log.open("ab") if log else subprocess.DEVNULL
     process = subprocess.Popen(
-        command, stdout=output, stderr=output, env={**os.environ, **env}, start_new_session=True
+        command,
+        stdout=output,
+        stderr=output,
+        env={**(os.environ if base_env is None else base_env), **env},
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
