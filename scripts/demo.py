@@ -25,7 +25,7 @@ from rich.tree import Tree
 from scripts.services import emulator, mlflow_server
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE = ROOT / ".demo"
+DEFAULT_STATE = ROOT / ".demo"
 DEMO_KEY = "demo-api-key"
 DEMO_REPO = "demo/ml-artifacts"
 # Wide enough for the packages table when the output is a pipe or a CI log.
@@ -33,7 +33,7 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 @contextlib.contextmanager
-def cloudsmith(port: int) -> Iterator[tuple[str, dict[str, str]]]:
+def cloudsmith(port: int, state: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """Yields the destination URI and the environment that reaches it."""
     live = {
         name: os.environ.get(name, "")
@@ -48,7 +48,7 @@ def cloudsmith(port: int) -> Iterator[tuple[str, dict[str, str]]]:
             env["CLOUDSMITH_API_HOST"] = os.environ["CLOUDSMITH_API_HOST"]
         yield f"cloudsmith://{live['CLOUDSMITH_OWNER']}/{live['CLOUDSMITH_REPO']}", env
         return
-    data = STATE / "emulator"
+    data = state / "emulator"
     data.mkdir(parents=True, exist_ok=True)
     with emulator(
         data,
@@ -56,9 +56,9 @@ def cloudsmith(port: int) -> Iterator[tuple[str, dict[str, str]]]:
         repos=[DEMO_REPO],
         port=port,
         options=["--sync-delay", "1"],
-        log=STATE / "emulator.log",
+        log=state / "emulator.log",
     ) as url:
-        console.print(f"[bold]Cloudsmith emulator[/] at {url} (data in {data.relative_to(ROOT)})")
+        console.print(f"[bold]Cloudsmith emulator[/] at {url} (data in {_shown(data)})")
         yield (
             f"cloudsmith://{DEMO_REPO}",
             {"CLOUDSMITH_API_KEY": DEMO_KEY, "CLOUDSMITH_API_HOST": url},
@@ -77,7 +77,12 @@ def human(size: int | None) -> str:
     return str(size)
 
 
-def show(tracking_uri: str, destination: str, env: dict[str, str]) -> None:
+def _shown(path: Path) -> str:
+    """``path`` relative to the project when it lies inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def show(tracking_uri: str, destination: str, env: dict[str, str], state: Path) -> None:
     """Print the newest demo run, its artifact tree and the packages behind it."""
     os.environ.update(env)
     import mlflow
@@ -138,22 +143,38 @@ def show(tracking_uri: str, destination: str, env: dict[str, str]) -> None:
     console.print(table)
     console.print(f"{len(records)} packages, {human(sum(r.size for r in records))}")
 
+    everything = list(
+        service.store.query(service.location.repository, PackageQuery(frozenset({"mlflow"})))
+    )
+    runs = {tag for record in everything for tag in record.tags if tag.startswith("run-")}
+    console.print(
+        f"{service.location.repository} holds {len(everything)} MLflow packages from "
+        f"{len(runs)} run(s): earlier demo runs stay (data in {_shown(state)}/)"
+    )
+
 
 def main() -> int:
     """Run the demo; ``--serve`` keeps the emulator and the MLflow UI up until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--serve", action="store_true", help="keep the services running")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE,
+        help="where the emulator's data, the MLflow database and the logs live",
+    )
     args = parser.parse_args()
-    STATE.mkdir(exist_ok=True)
+    state = args.state_dir.absolute()
+    state.mkdir(parents=True, exist_ok=True)
     emulator_port, mlflow_port = (8765, 5000) if args.serve else (0, None)
-    with cloudsmith(emulator_port) as (destination, env):
+    with cloudsmith(emulator_port, state) as (destination, env):
         started = time.monotonic()
         with mlflow_server(
-            backend_store_uri=f"sqlite:///{STATE / 'mlflow.db'}",
+            backend_store_uri=f"sqlite:///{state / 'mlflow.db'}",
             artifacts_destination=destination,
             env=env,
             port=mlflow_port,
-            log=STATE / "mlflow-server.log",
+            log=state / "mlflow-server.log",
         ) as tracking_uri:
             console.print(
                 f"[bold]mlflow server[/] at {tracking_uri} (artifacts → {destination}), "
@@ -167,12 +188,14 @@ def main() -> int:
                 return 0
             console.rule("examples/train.py")
             train_env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDSMITH_")}
+            if not sys.stderr.isatty():  # no progress-bar frames in a log or a pipe
+                train_env["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
             subprocess.run(
                 [sys.executable, str(ROOT / "examples" / "train.py")],
                 env={**train_env, "MLFLOW_TRACKING_URI": tracking_uri},
                 check=True,
             )
-            show(tracking_uri, destination, env)
+            show(tracking_uri, destination, env, state)
     console.print("[green]Demo finished: everything it started is stopped.[/]")
     return 0
 
