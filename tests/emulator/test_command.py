@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 import requests
 
+from cloudsmith_mlflow.cli.emulator_command import emulator_command
 from tests.emulator.kit import API_KEY, PUBLIC_REPO, READ_ONLY_KEY, REPO, Api
 
 COMMAND = Path(sys.executable).parent / "cloudsmith-mlflow"
@@ -96,6 +98,46 @@ def test_missing_api_key_is_a_usage_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--api-key" in result.stderr
+
+
+def test_an_invalid_fault_filter_is_a_usage_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(COMMAND), "emulator", "--port", "0", "--data-dir", str(tmp_path / "data"),
+         "--api-key", "k", "--fault-filter", "[unclosed"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "'--fault-filter'" in error
+    assert "not a valid regular expression" in error
+    assert not (tmp_path / "data").exists()
+
+
+def option_help(name: str) -> str:
+    """The help text of one option of the emulator command."""
+    (option,) = [param for param in emulator_command.params if name in param.opts]
+    assert isinstance(option, click.Option)
+    return option.help or ""
+
+
+@pytest.mark.parametrize(
+    ("name", "facts"),
+    [
+        # Only the presigned URLs expire; identifiers and part uploads do not.
+        ("--upload-ttl", ["presigned POST policy", "presigned PUT URL", "do not expire"]),
+        # The storage listener answers as S3 does, not as the API.
+        ("--throttle-rate", ["429", "503 SlowDown", "storage"]),
+        ("--throttle-retry-after", ["429", "503 SlowDown"]),
+        ("--fail-rate", ["500/502/503/504", "500 InternalError", "503 ServiceUnavailable"]),
+        # The control endpoints are never delayed.
+        ("--latency-ms", ["both listeners", "/_emulator/"]),
+    ],
+)
+def test_option_help_says_what_the_emulator_does(name: str, facts: list[str]) -> None:
+    text = option_help(name)
+    for fact in facts:
+        assert fact in text, (name, fact, text)
 
 
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:

@@ -147,6 +147,32 @@ def test_latency_delays_every_request(api: Api, emulator: EmulatorHandle) -> Non
     assert time.monotonic() - started >= 0.3
 
 
+def test_latency_skips_the_control_endpoints(emulator: EmulatorHandle) -> None:
+    emulator.set_faults(latency_ms=1000)
+    started = time.monotonic()
+    info = requests.get(
+        f"{emulator.url}/_emulator/info", headers={"X-Api-Key": API_KEY}, timeout=10
+    )
+    assert info.status_code == 200
+    assert time.monotonic() - started < 1.0
+
+
+def test_injected_failures_on_storage_are_s3_500_or_503(api: Api, emulator: EmulatorHandle) -> None:
+    slot = api.request_upload(REPO, "x.bin", b"x")
+    emulator.set_faults(fail_rate=1.0, fault_filter="cloudsmith-emulator-uploads")
+    answers = set()
+    for _ in range(12):
+        response = requests.post(
+            slot["upload_url"],
+            data=slot["upload_fields"],
+            files={"file": ("x.bin", b"x")},
+            timeout=10,
+        )
+        code = response.content.split(b"<Code>", 1)[1].split(b"</Code>", 1)[0]
+        answers.add((response.status_code, code.decode()))
+    assert answers == {(500, "InternalError"), (503, "ServiceUnavailable")}
+
+
 def test_rate_limit_is_enforced_per_hour(emulator: EmulatorHandle) -> None:
     emulator.set_faults(rate_limit=3, rate_interval=0.25)
     api = Api(emulator.url)
@@ -221,3 +247,24 @@ def test_invalid_knobs_are_refused(emulator: EmulatorHandle) -> None:
         emulator.set_faults(fail_rate=2)
     with pytest.raises(TypeError, match="unknown"):
         emulator.set_faults(explode=True)
+    with pytest.raises(ValueError, match="fault_filter"):
+        emulator.set_faults(fault_filter="[unclosed")
+    assert emulator.faults.fault_filter is None
+
+
+def test_an_invalid_fault_filter_is_a_400_at_the_control_endpoint(
+    emulator: EmulatorHandle,
+) -> None:
+    response = requests.post(
+        f"{emulator.url}/_emulator/faults",
+        json={"fault_filter": "[unclosed", "fail_rate": 1.0},
+        headers={"X-Api-Key": API_KEY},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["detail"]
+    assert "fault_filter" in body["detail"]
+    assert "regular expression" in body["detail"]
+    # Nothing was changed.
+    assert (emulator.faults.fault_filter, emulator.faults.fail_rate) == (None, 0.0)

@@ -6,8 +6,10 @@ import hashlib
 import re
 from datetime import datetime
 
+import pytest
+
 from cloudsmith_mlflow.emulator import EmulatorHandle
-from tests.emulator.kit import REPO, Api, md5_hex
+from tests.emulator.kit import READ_ONLY_KEY, REPO, Api, md5_hex
 
 PACKAGE_FIELDS = {
     "slug", "slug_perm", "identifier_perm", "name", "version", "summary", "description",
@@ -37,6 +39,35 @@ def test_rate_limits_endpoint(api: Api) -> None:
     assert core["limit"] == 5400
     assert core["interval"] == 0
     assert set(core) >= {"interval", "limit", "remaining", "reset", "reset_iso_8601", "throttled"}
+
+
+def test_rate_limits_body_agrees_with_its_own_headers(api: Api) -> None:
+    """The body reports the key's usage, other endpoints included, as the headers do."""
+    for _ in range(3):
+        api.list(REPO)
+    response = api.get("rates/limits/")
+    core = response.json()["resources"]["core"]
+    assert core["remaining"] == int(response.headers["X-RateLimit-Remaining"]) == 5400 - 4
+    assert core["limit"] == int(response.headers["X-RateLimit-Limit"])
+    assert core["reset"] == int(response.headers["X-RateLimit-Reset"])
+    assert core["interval"] == float(response.headers["X-RateLimit-Interval"])
+    assert core["throttled"] is False
+
+
+def test_rate_limits_is_throttled_once_the_key_is_out_of_calls(emulator: EmulatorHandle) -> None:
+    emulator.set_faults(rate_limit=3)
+    api = Api(emulator.url)
+    api.list(REPO)
+    core = api.get("rates/limits/").json()["resources"]["core"]
+    assert (core["remaining"], core["throttled"]) == (1, False)
+    last = api.get("rates/limits/")  # the third call: nothing is left after it
+    core = last.json()["resources"]["core"]
+    assert (core["remaining"], core["throttled"]) == (0, True)
+    assert last.headers["X-RateLimit-Remaining"] == "0"
+    assert api.list(REPO).status_code == 429
+    # Counted per key: another key still has calls.
+    other = Api(emulator.url, key=READ_ONLY_KEY).get("rates/limits/").json()["resources"]["core"]
+    assert (other["remaining"], other["throttled"]) == (2, False)
 
 
 def test_create_answers_201_without_tags_and_filepath(api: Api) -> None:
@@ -237,6 +268,26 @@ def test_wrong_method_is_405(api: Api) -> None:
     assert response.json() == {"detail": 'Method "PUT" not allowed.'}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", f"packages/{REPO}/", "GET, HEAD"),
+        ("OPTIONS", f"packages/{REPO}/", "GET, HEAD"),
+        ("GET", f"files/{REPO}/validate/", "POST"),
+        ("PATCH", f"packages/{REPO}/no-such-package/", "DELETE, GET, HEAD"),
+    ],
+)
+def test_allow_lists_exactly_the_methods_served(
+    api: Api, method: str, path: str, allow: str
+) -> None:
+    response = api.session.request(method, api.url(path), timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    for allowed in allow.split(", "):
+        served = api.session.request(allowed, api.url(path), timeout=10)
+        assert served.status_code != 405, allowed
+
+
 def test_put_parts_upload_then_complete(api: Api, emulator: EmulatorHandle) -> None:
     parts = [b"a" * 1000, b"b" * 10, b"c"]
     content = b"".join(parts)
@@ -263,6 +314,26 @@ def test_put_parts_upload_then_complete(api: Api, emulator: EmulatorHandle) -> N
     assert complete.status_code == 201, complete.text
     created = api.create(REPO, slot["identifier"], name="big").json()
     assert created["checksum_sha256"] == hashlib.sha256(content).hexdigest()
+    assert emulator.read_content(REPO, created["slug_perm"]) == content
+
+
+def test_each_part_upload_reports_its_own_size(api: Api, emulator: EmulatorHandle) -> None:
+    parts = [b"abcd", b"efgh", b"ij"]
+    content = b"".join(parts)
+    slot = api.request_upload(REPO, "sized.bin", content, method="put_parts")
+    for number, part in enumerate(parts, start=1):
+        params = {"upload_id": slot["identifier"], "part_number": number}
+        put = api.session.put(slot["upload_url"], params=params, data=part, timeout=10)
+        assert put.status_code == 200, put.text
+        assert put.json() == {
+            "upload_id": slot["identifier"],
+            "part_number": number,
+            "size": len(part),
+        }
+    complete = api.post(f"files/{REPO}/{slot['identifier']}/complete/", json={})
+    assert complete.status_code == 201, complete.text
+    created = api.create(REPO, slot["identifier"]).json()
+    assert created["size"] == len(content)
     assert emulator.read_content(REPO, created["slug_perm"]) == content
 
 

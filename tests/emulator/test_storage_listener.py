@@ -216,6 +216,28 @@ def test_expired_upload_slot_is_refused(tmp_path: object) -> None:
         assert b"Policy expired" in response.content
 
 
+def test_upload_ttl_bounds_the_presigned_urls_only(tmp_path: object) -> None:
+    """Past the TTL the presigned PUT URL is refused, but identifiers, part uploads
+    and complete/ still work (what ``--upload-ttl`` promises)."""
+    from cloudsmith_mlflow.emulator import EmulatorConfig, run_emulator
+
+    config = EmulatorConfig(api_key=API_KEY, repos=(REPO,), upload_ttl=1)
+    with run_emulator(config) as emulator:
+        api = Api(emulator.url)
+        posted = api.upload(REPO, "posted.bin", b"posted")
+        put_slot = api.request_upload(REPO, "put.bin", b"x", method="put")
+        parts_slot = api.request_upload(REPO, "parts.bin", b"part", method="put_parts")
+        time.sleep(2.1)
+        assert requests.put(put_slot["upload_url"], data=b"x", timeout=10).status_code == 403
+        params = {"upload_id": parts_slot["identifier"], "part_number": 1}
+        part = api.session.put(parts_slot["upload_url"], params=params, data=b"part", timeout=10)
+        assert part.status_code == 200, part.text
+        complete = api.post(f"files/{REPO}/{parts_slot['identifier']}/complete/", json={})
+        assert complete.status_code == 201, complete.text
+        assert api.create(REPO, parts_slot["identifier"]).status_code == 201
+        assert api.create(REPO, posted).status_code == 201
+
+
 def test_storage_keeps_serving_after_a_client_drops_mid_body(
     api: Api, emulator: EmulatorHandle
 ) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -18,6 +20,24 @@ from cloudsmith_mlflow.emulator.storage import DataDirInUseError
 __all__ = ["emulator_command"]
 
 _RATE = click.FloatRange(0.0, 1.0)
+
+
+class _Regex(click.ParamType[str]):
+    """A regular expression, checked when the command line is read.
+
+    FaultSettings checks it too, but its ValueError could not say which option
+    was wrong; here click's usage error names ``--fault-filter``.
+    """
+
+    name = "regex"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The pattern unchanged, or a usage error naming the option and the problem."""
+        try:
+            re.compile(value)
+        except re.error as exc:
+            self.fail(f"{value!r} is not a valid regular expression: {exc}", param, ctx)
+        return str(value)
 
 
 @click.command("emulator")
@@ -96,21 +116,23 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=0.0,
     type=_RATE,
     show_default=True,
-    help="Share of requests answered with a 5xx error.",
+    help="Share of requests answered with a 5xx, without effect: 500/502/503/504 on the API "
+    "port; 500 InternalError or 503 ServiceUnavailable on the storage listener.",
 )
 @click.option(
     "--throttle-rate",
     default=0.0,
     type=_RATE,
     show_default=True,
-    help="Share of requests answered 429 with Retry-After.",
+    help="Share of requests throttled, without effect: 429 on the API port, 503 SlowDown "
+    "(as S3 throttles) on the storage listener, both with Retry-After.",
 )
 @click.option(
     "--throttle-retry-after",
     default=1,
     type=click.IntRange(0),
     show_default=True,
-    help="Retry-After seconds of injected 429s.",
+    help="Retry-After seconds of injected throttles (429 or 503 SlowDown).",
 )
 @click.option(
     "--reset-rate",
@@ -131,7 +153,8 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=0.0,
     type=click.FloatRange(0),
     show_default=True,
-    help="Delay added before every request is handled.",
+    help="Delay added before each request on both listeners is handled (not the "
+    "/_emulator/ control endpoints).",
 )
 @click.option(
     "--rate-limit",
@@ -154,6 +177,7 @@ _RATE = click.FloatRange(0.0, 1.0)
 @click.option(
     "--fault-filter",
     default=None,
+    type=_Regex(),
     metavar="REGEX",
     help='Inject per-request faults only where "METHOD /path" matches.',
 )
@@ -163,7 +187,8 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=3600.0,
     type=click.FloatRange(1),
     show_default=True,
-    help="Seconds an upload slot and its presigned URL stay valid.",
+    help="Seconds the presigned POST policy and presigned PUT URL of an upload slot stay "
+    "valid; upload identifiers, part uploads and complete/ do not expire.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Log every request to stderr.")
 def emulator_command(

@@ -78,16 +78,20 @@ class _Route:
     pattern: re.Pattern[str]
     handler: str
     access: str  # "open", "read" or "write"
+    # The handler also takes ``rate``, the RateState counted for this request.
+    takes_rate: bool = False
 
 
-def _route(method: str, path: str, handler: str, access: str) -> _Route:
-    return _Route(method, re.compile(path + r"\Z"), handler, access)
+def _route(
+    method: str, path: str, handler: str, access: str, *, takes_rate: bool = False
+) -> _Route:
+    return _Route(method, re.compile(path + r"\Z"), handler, access, takes_rate)
 
 
 _ROUTES = (
     _route("GET", r"status/check/basic", "status_check", "open"),
     _route("GET", r"user/self", "user_self", "open"),
-    _route("GET", r"rates/limits", "rate_limits", "open"),
+    _route("GET", r"rates/limits", "rate_limits", "open", takes_rate=True),
     _route("POST", rf"files/{_OWNER_REPO}/validate", "files_validate", "write"),
     _route("GET", rf"files/{_OWNER_REPO}/{_IDENT}/info", "files_info", "write"),
     _route("POST", rf"files/{_OWNER_REPO}/{_IDENT}/complete", "files_complete", "write"),
@@ -222,13 +226,19 @@ class ApiApp:
             if refusal is not None:
                 return refusal
             handler: Callable[..., Response] = getattr(self, "_" + route.handler)
+            extra: dict[str, RateState] = {"rate": rate} if route.takes_rate else {}
             try:
-                return handler(request, principal, **params)
+                return handler(request, principal, **params, **extra)
             except BodyParseError as exc:
                 return exc.response
         if allowed:
+            # Allow lists exactly what this path serves: HEAD wherever GET is
+            # (answered above), and never OPTIONS, which gets this 405 too.
+            served = set(allowed)
+            if "GET" in served:
+                served.add("HEAD")
             response = error_response(405, f'Method "{request.method}" not allowed.')
-            response.headers.append(("Allow", ", ".join(sorted({*allowed, "OPTIONS"}))))
+            response.headers.append(("Allow", ", ".join(sorted(served))))
             return response
         return error_response(404, NOT_FOUND)
 
@@ -298,21 +308,21 @@ class ApiApp:
             },
         )
 
-    def _rate_limits(self, request: Request, principal: Principal) -> Response:
-        state = self.state.faults.count_request(principal.key_id + ":peek")
-        now = time.time()
-        reset_iso = views.format_time(state.reset)
+    def _rate_limits(self, request: Request, principal: Principal, rate: RateState) -> Response:
+        # ``rate`` is this request's own count, the one its X-RateLimit-* headers
+        # carry: the body and the headers cannot disagree.  (A request over the
+        # limit got its 429 before reaching here.)
         return json_response(
             200,
             {
                 "resources": {
                     "core": {
-                        "interval": state.interval,
-                        "limit": state.limit,
-                        "remaining": state.remaining,
-                        "reset": state.reset,
-                        "reset_iso_8601": reset_iso,
-                        "throttled": state.exhausted or state.reset < now,
+                        "interval": rate.interval,
+                        "limit": rate.limit,
+                        "remaining": rate.remaining,
+                        "reset": rate.reset,
+                        "reset_iso_8601": views.format_time(rate.reset),
+                        "throttled": rate.out_of_calls,
                     }
                 }
             },

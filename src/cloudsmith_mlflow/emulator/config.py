@@ -30,7 +30,8 @@ class FaultSettings:
     sleeps that long after each call), 0 by default.  ``fault_filter`` limits the
     per-request faults (fail, throttle, reset) to requests whose
     ``"METHOD /path"`` matches the regular expression, e.g.
-    ``"POST .*/upload/raw/"``.
+    ``"POST .*/upload/raw/"``.  An invalid value (a rate outside 0 to 1, a
+    pattern that does not compile, ...) raises ValueError.
     """
 
     sync_delay: float = 0.0
@@ -68,7 +69,12 @@ class FaultSettings:
         if self.throttle_retry_after < 0:
             raise ValueError("throttle_retry_after must not be negative")
         if self.fault_filter is not None:
-            re.compile(self.fault_filter)
+            # re.error is not a ValueError: turn it into one, so the CLI reports a
+            # usage error and POST /_emulator/faults a 400, as for every other knob.
+            try:
+                re.compile(self.fault_filter)
+            except re.error as exc:
+                raise ValueError(f"fault_filter is not a valid regular expression: {exc}") from None
 
     def changed(self, **changes: Any) -> FaultSettings:
         """A copy with some knobs changed (unknown names raise TypeError)."""

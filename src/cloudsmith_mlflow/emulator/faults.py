@@ -30,11 +30,13 @@ _SERVER_ERRORS = (500, 502, 503, 504)
 class FaultDecision:
     """What to do to one request before (and after) it is handled.
 
-    ``action`` is None (serve normally), ``"fail"`` (answer ``status``, a 5xx,
-    without doing anything), ``"throttle"`` (answer 429 without doing
-    anything), ``"reset_before"`` (drop the connection without doing anything)
-    or ``"reset_after"`` (do the work, then drop the connection instead of
-    answering).
+    ``action`` is None (serve normally), ``"fail"`` (answer a 5xx without doing
+    anything), ``"throttle"`` (answer a throttle without doing anything),
+    ``"reset_before"`` (drop the connection without doing anything) or
+    ``"reset_after"`` (do the work, then drop the connection instead of
+    answering).  Each listener turns a fail or a throttle into its own answer:
+    the API answers ``status`` and 429, the storage listener S3's 500
+    ``InternalError`` or 503 ``ServiceUnavailable``, and 503 ``SlowDown``.
     """
 
     latency: float = 0.0
@@ -45,13 +47,24 @@ class FaultDecision:
 
 @dataclass(frozen=True)
 class RateState:
-    """The values of the ``X-RateLimit-*`` headers for one response."""
+    """The values of the ``X-RateLimit-*`` headers for one response.
+
+    ``exhausted``: this request is over the limit (it gets a 429).
+    """
 
     limit: int
     remaining: int
     reset: int
     interval: float
     exhausted: bool
+
+    @property
+    def out_of_calls(self) -> bool:
+        """Whether the key has no calls left in this window: its next request gets a 429.
+
+        Never true without ``--rate-limit``, where ``remaining`` stays at 1 or more.
+        """
+        return self.remaining == 0
 
 
 class FaultInjector:

@@ -139,8 +139,9 @@ class Transfers:
     def upload_put(self, request: Request) -> Response:
         """``PUT /upload/OWNER/REPO/FILENAME[?upload_id=X&part_number=N]``.
 
-        With ``upload_id``: one part of a ``put_parts`` upload.  Without: the
-        documented single-request upload, answering the new identifier.
+        With ``upload_id``: one part of a ``put_parts`` upload, answering
+        ``upload_id``, ``part_number`` and ``size`` (that part's bytes).  Without:
+        the documented single-request upload, answering the new identifier.
         """
         if request.method != "PUT":
             return error_response(405, f'Method "{request.method}" not allowed.')
@@ -190,10 +191,13 @@ class Transfers:
                 state.multipart_broken.add(upload_id)
                 state.multipart.pop(upload_id, None)
         writer = ContentWriter(state.store.tmp_dir, progress.hashers if progress else None)
+        # Counted here, not read from the hashers: parts sent in order share one
+        # set of hashers across the whole upload, whose size is the running total.
+        size = 0
         try:
             for chunk in request.iter_body():
                 writer.write(chunk)
-            size = writer.finish().size if progress is None else writer.hashers.size
+                size += len(chunk)
             writer.commit(state.store.part_path(upload_id, part_number))
         except BodyError as exc:
             writer.discard()
