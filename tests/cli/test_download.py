@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tests.cli.support import RUN_A, URI, Seeder, run_key
+from tests.support.trees import read_tree
 
 from cloudsmith_mlflow.cli import main
 
@@ -27,21 +28,12 @@ def tree(seeder: Seeder) -> None:
     seeder.artifacts({run_key("1", RUN_A, path): content for path, content in FILES.items()})
 
 
-def files_below(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` by relative path (no temporary leftovers expected)."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in root.rglob("*")
-        if path.is_file()
-    }
-
-
 @pytest.mark.usefixtures("tree")
 def test_download_of_a_tree_keeps_its_structure(runner: CliRunner, tmp_path: Path) -> None:
     destination = tmp_path / "out"
     result = runner.invoke(main, ["download", f"{RUN_URI}/model", str(destination)])
     assert result.exit_code == 0, result.output
-    assert files_below(destination) == {
+    assert read_tree(destination) == {
         f"model/{path[len('model/') :]}": content
         for path, content in FILES.items()
         if path.startswith("model/")
@@ -92,4 +84,4 @@ def test_executable_downloads_a_run_without_progress_noise(
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # not a terminal: the progress bar steps aside
-    assert files_below(tmp_path / "artifacts") == FILES
+    assert read_tree(tmp_path / "artifacts") == FILES

@@ -83,24 +83,6 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    """Write ``files`` (relative path → bytes) under ``root``; returns ``root``."""
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` as relative path → bytes."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
-
-
 class EmulatorReader:
     """Reads packages straight from the emulator's API: an independent view of what
     the plugin stored, not one filtered through its own store adapter."""

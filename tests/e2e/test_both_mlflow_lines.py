@@ -24,10 +24,9 @@ from tests.e2e.support import (
     info_tags,
     inherited_environment,
     log_model,
-    read_tree,
     unique,
-    write_tree,
 )
+from tests.support.trees import read_tree, write_tree
 
 pytestmark = pytest.mark.mlflow2
 

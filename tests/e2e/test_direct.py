@@ -19,10 +19,9 @@ from tests.e2e.support import (
     first_description_line,
     info_tags,
     log_model,
-    read_tree,
     unique,
-    write_tree,
 )
+from tests.support.trees import read_tree, write_tree
 
 
 def test_a_run_logs_lists_and_downloads_straight_to_cloudsmith(

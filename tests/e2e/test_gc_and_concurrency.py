@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from tests.e2e.support import Deployment, EmulatorReader, read_tree, unique, write_tree
+from tests.e2e.support import Deployment, EmulatorReader, unique
+from tests.support.trees import read_tree, write_tree
 
 TREE = {
     "model/weights.bin": b"\x00\x01" * 500,

@@ -28,11 +28,10 @@ from tests.e2e.support import (
     first_description_line,
     info_tags,
     log_model,
-    read_tree,
     tracking_uri,
     unique,
-    write_tree,
 )
+from tests.support.trees import read_tree, write_tree
 
 MIB = 1024 * 1024
 BIG_NAME = "weights/big.bin"

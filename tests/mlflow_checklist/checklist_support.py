@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Protocol
 
 import attrs
@@ -81,15 +80,6 @@ LAYOUTS = {
 def paths(infos: Iterable[FileInfo]) -> list[str]:
     """The paths of a listing, in the order given."""
     return [info.path for info in infos]
-
-
-def files_below(directory: Path) -> dict[str, bytes]:
-    """Every regular file below ``directory``: POSIX relative path -> bytes."""
-    return {
-        path.relative_to(directory).as_posix(): path.read_bytes()
-        for path in directory.rglob("*")
-        if path.is_file()
-    }
 
 
 def records_for(backend: Backend, key: str) -> list[PackageRecord]:

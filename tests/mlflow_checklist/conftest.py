@@ -25,6 +25,7 @@ import pytest
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository
 from cloudsmith_mlflow.ports import PackageStore
+from tests.support.trees import write_tree
 
 from .checklist_support import BACKENDS, LAYOUTS, Backend, Layout, new_run_id
 
@@ -72,14 +73,7 @@ def make_tree(tmp_path: Path) -> Callable[[dict[str, bytes | str]], Path]:
     counter = iter(range(10_000))
 
     def make(files: dict[str, bytes | str]) -> Path:
-        root = tmp_path / f"tree{next(counter)}"
-        root.mkdir()
-        for relative, content in files.items():
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            data = content.encode() if isinstance(content, str) else content
-            target.write_bytes(data)
-        return root
+        return write_tree(tmp_path / f"tree{next(counter)}", files)
 
     return make
 

@@ -15,8 +15,9 @@ from cloudsmith_mlflow.domain import errors
 from cloudsmith_mlflow.domain.packages import PackageQuery, PackageRecord, PackageSpec
 from cloudsmith_mlflow.domain.uri import RepositoryRef
 from cloudsmith_mlflow.ports.store import Sink
+from tests.support.trees import read_tree
 
-from .checklist_support import Backend, Layout, files_below, paths
+from .checklist_support import Backend, Layout, paths
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
@@ -136,7 +137,7 @@ def test_failed_downloads_of_a_directory_keep_the_shared_error_code(
     with pytest.raises(MlflowException) as caught:
         repo.download_artifacts("x", str(dst))
     assert caught.value.error_code == code
-    assert files_below(dst) == {}
+    assert read_tree(dst) == {}
 
 
 # Failed syncs and corrupted content.
@@ -164,7 +165,7 @@ def test_a_failed_sync_is_listed_and_its_download_fails_clearly(
     assert "virus scan failed" in caught.value.message
     with pytest.raises(MlflowException, match="virus scan failed"):
         repo._download_file(layout.path("models/model.pkl"), str(dst / "direct.pkl"))
-    assert files_below(dst) == {}
+    assert read_tree(dst) == {}
     assert Path(repo.download_artifacts(layout.path("ok.txt"), str(dst))).read_text() == "ok"
 
 
@@ -191,7 +192,7 @@ def test_a_download_not_matching_its_checksum_raises_and_leaves_nothing(
         repo._download_file(layout.path(where), str(dst / "direct.pkl"))
     with pytest.raises(MlflowException):
         repo.download_artifacts(layout.path(), str(dst))
-    assert files_below(dst) == {}
+    assert read_tree(dst) == {}
 
 
 # Thread safety.
@@ -235,7 +236,7 @@ def test_sixteen_threads_sharing_one_repository_lose_nothing(
         layout.path(f"t{t:02d}") for t in range(threads_count)
     ]
     repo.download_artifacts(layout.path(), str(dst))
-    assert files_below(dst / layout.path()) == {
+    assert read_tree(dst / layout.path()) == {
         f"t{t:02d}/f{i}.txt": f"{t}-{i}".encode()
         for t in range(threads_count)
         for i in range(per_thread)

@@ -15,8 +15,9 @@ from mlflow.exceptions import MlflowException
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository
 from cloudsmith_mlflow.domain.packages import PackageRecord
+from tests.support.trees import read_tree
 
-from .checklist_support import Backend, Layout, files_below, new_run_id, paths, records_for
+from .checklist_support import Backend, Layout, new_run_id, paths, records_for
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
@@ -89,7 +90,7 @@ def test_a_download_never_returns_a_file_with_the_same_basename_from_elsewhere(
         with pytest.raises(MlflowException) as caught:
             repo.download_artifacts(layout.path(missing), str(dst))
         assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    assert files_below(dst) == {layout.path("out/b/model.pkl"): b"B"}
+    assert read_tree(dst) == {layout.path("out/b/model.pkl"): b"B"}
 
 
 def test_a_download_never_returns_another_runs_file_at_the_root_uri(
@@ -108,7 +109,7 @@ def test_a_download_never_returns_another_runs_file_at_the_root_uri(
         with pytest.raises(MlflowException) as caught:
             root_repo.download_artifacts(missing, str(dst))
         assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    assert files_below(dst) == {run_b.path("out/b/model.pkl"): b"B2"}
+    assert read_tree(dst) == {run_b.path("out/b/model.pkl"): b"B2"}
 
 
 # Prior failure 5: only 250 packages seen.
@@ -180,7 +181,7 @@ def test_a_description_claiming_dotdot_never_writes_outside_the_destination(
     deep_dst = area / "a" / "b" / "c" / "dst"
     deep_dst.mkdir(parents=True)
     repo.download_artifacts("", str(deep_dst))
-    written = files_below(area)
+    written = read_tree(area)
     assert written == {f"a/b/c/dst/{layout.path('ok.txt')}": b"fine"}
     assert content not in written.values()
 
@@ -384,7 +385,7 @@ def test_two_different_paths_never_share_name_and_version(
     assert len(records) == len(files) + 1
     assert len({(r.name, r.version) for r in records}) == len(records)
     repo.download_artifacts(layout.path(), str(dst))
-    assert files_below(dst / layout.path()) == {
+    assert read_tree(dst / layout.path()) == {
         **{p: p.encode() for p in files},
         "c/b": b"a/b",
     }
@@ -433,7 +434,7 @@ def test_deleting_experiment_1_never_touches_experiment_10(
         "100",
     ]
     root_repo.download_artifacts("10", str(dst))
-    assert files_below(dst) == {
+    assert read_tree(dst) == {
         runs["10"].path("m.txt"): b"10",
         runs["10"].path("d/n.txt"): b"10",
     }

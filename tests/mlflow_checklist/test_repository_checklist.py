@@ -16,8 +16,9 @@ from mlflow.store.artifact.artifact_repository_registry import get_artifact_repo
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
 from cloudsmith_mlflow.ports import PackageStore
+from tests.support.trees import read_tree
 
-from .checklist_support import Backend, Layout, files_below, new_run_id, paths, records_for
+from .checklist_support import Backend, Layout, new_run_id, paths, records_for
 
 LogTree = Callable[..., None]
 MakeTree = Callable[[dict[str, bytes | str]], Path]
@@ -204,7 +205,7 @@ def test_repositories_at_sub_paths_see_the_same_artifacts(
     assert paths(reader.list_artifacts(path)) == [p.format(run=run) for p in listed]
     local = Path(reader.download_artifacts(path, str(dst)))
     assert local == (dst / path if path else dst)
-    assert sorted(files_below(local).values()) == [b"m", b"p"]
+    assert sorted(read_tree(local).values()) == [b"m", b"p"]
 
 
 def test_direct_writes_and_proxied_reads_address_the_same_artifacts(
@@ -270,7 +271,7 @@ def test_hidden_files_are_logged_listed_and_downloaded(
     ]
     assert paths(repo.list_artifacts(layout.path("dir"))) == [layout.path("dir/.env")]
     repo.download_artifacts(layout.path(), str(dst))
-    assert files_below(dst / layout.path()) == {".hidden": b"h", "dir/.env": b"e"}
+    assert read_tree(dst / layout.path()) == {".hidden": b"h", "dir/.env": b"e"}
 
 
 def test_relogging_the_same_path_overwrites_and_keeps_one_package(
@@ -350,7 +351,7 @@ def test_log_artifacts_keeps_nested_structure_without_the_directory_name(
     ]
     repo.download_artifacts(layout.path("out"), str(dst))
     expected = {k: v.encode() if isinstance(v, str) else v for k, v in SAMPLE.items()}
-    assert files_below(dst / layout.path("out")) == expected
+    assert read_tree(dst / layout.path("out")) == expected
 
 
 @pytest.mark.parametrize("bad_name", ["back\\slash.txt", "new\nline.txt"])
@@ -528,13 +529,13 @@ def test_downloading_a_directory_gives_that_directory_complete_and_undoubled(
     local = Path(repo.download_artifacts(layout.path("nested"), str(dst)))
     assert local == dst / layout.path("nested")
     assert local.name == "nested"
-    assert files_below(local) == {
+    assert read_tree(local) == {
         "c.txt": b"cc",
         "deep/d.txt": b"ddd",
         "deep/deeper/e.txt": b"eeee",
     }
     assert not (local / "nested").exists()
-    assert files_below(dst).keys() == {f"{layout.path('nested')}/{p}" for p in files_below(local)}
+    assert read_tree(dst).keys() == {f"{layout.path('nested')}/{p}" for p in read_tree(local)}
 
 
 def test_downloading_the_empty_path_downloads_everything(
@@ -545,13 +546,13 @@ def test_downloading_the_empty_path_downloads_everything(
     expected = {k: v.encode() if isinstance(v, str) else v for k, v in SAMPLE.items()}
     local = Path(repo.download_artifacts("", str(dst)))
     assert local == dst
-    assert files_below(dst / layout.path()) == expected
+    assert read_tree(dst / layout.path()) == expected
     if not layout.direct:
         other = dst.parent / "run-root"
         other.mkdir()
         run_root = Path(repo.download_artifacts(layout.path(), str(other)))
         assert run_root == other / layout.path()
-        assert files_below(run_root) == expected
+        assert read_tree(run_root) == expected
 
 
 @pytest.mark.parametrize("missing", ["missing.txt", "nested/missing.txt", "nested/deep/nope/e.txt"])
@@ -567,7 +568,7 @@ def test_downloading_a_missing_file_raises_not_found_and_leaves_no_file(
     with pytest.raises(MlflowException) as caught:
         repo.download_artifacts(layout.path(missing), str(dst))
     assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    assert files_below(dst) == {}
+    assert read_tree(dst) == {}
 
 
 def test_download_file_fetches_one_file_to_the_exact_local_path(
@@ -577,7 +578,7 @@ def test_download_file_fetches_one_file_to_the_exact_local_path(
     log_tree(SAMPLE)
     target = dst / "renamed.bin"
     repo._download_file(layout.path("nested/deep/deeper/e.txt"), str(target))
-    assert files_below(dst) == {"renamed.bin": b"eeee"}
+    assert read_tree(dst) == {"renamed.bin": b"eeee"}
 
 
 def test_download_file_of_a_missing_file_raises_not_found_and_leaves_no_file(
@@ -589,7 +590,7 @@ def test_download_file_of_a_missing_file_raises_not_found_and_leaves_no_file(
         with pytest.raises(MlflowException) as caught:
             repo._download_file(layout.path(missing), str(dst / "out.txt"))
         assert caught.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    assert files_below(dst) == {}
+    assert read_tree(dst) == {}
 
 
 # delete_artifacts.
@@ -737,4 +738,4 @@ def test_directory_downloads_work_with_mlflows_default_progress_bar(
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
     log_tree(SAMPLE)
     local = Path(repo.download_artifacts(layout.path("nested"), str(dst)))
-    assert len(files_below(local)) == 3
+    assert len(read_tree(local)) == 3

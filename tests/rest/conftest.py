@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,21 +88,3 @@ def clear_requests(emulator: EmulatorHandle) -> None:
     """Forget the request log once the requests already answered are in it."""
     logged_requests(emulator)
     emulator.clear_requests()
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    """Write ``files`` (relative path → bytes) under ``root``."""
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` as relative path → bytes."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rest.conftest import (
-    RUN,
-    RUN_PATH,
-    clear_requests,
-    logged_requests,
-    make_tree,
-    service_for,
-)
+from tests.rest.conftest import RUN, RUN_PATH, clear_requests, logged_requests, service_for
+from tests.support.trees import write_tree
 
 from cloudsmith_mlflow.adapters.rest import CloudsmithRestStore
 from cloudsmith_mlflow.emulator import EmulatorHandle
@@ -23,7 +17,7 @@ def test_a_file_upload_costs_two_api_calls_and_one_storage_post(
     emulator: EmulatorHandle, store: CloudsmithRestStore, tmp_path: Path
 ) -> None:
     """Slot + create on the API, one POST to storage: no validate calls, no polls."""
-    source = make_tree(tmp_path, {"model.pkl": b"weights" * 1000}) / "model.pkl"
+    source = write_tree(tmp_path, {"model.pkl": b"weights" * 1000}) / "model.pkl"
     clear_requests(emulator)
     service_for(store).log_file(source, RUN_PATH)
     api = [f"{r.method} {r.path}" for r in logged_requests(emulator, listener="api")]
@@ -38,7 +32,7 @@ def test_listing_a_run_costs_the_same_whatever_else_the_repository_holds(
     """One list call for a run, before and after 510 packages of another run arrive."""
     service = service_for(store)
     clear_requests(emulator)
-    service.log_directory(make_tree(tmp_path / "mine", {"a.txt": b"a", "d/b.txt": b"b"}), RUN_PATH)
+    service.log_directory(write_tree(tmp_path / "mine", {"a.txt": b"a", "d/b.txt": b"b"}), RUN_PATH)
 
     def list_calls() -> int:
         clear_requests(emulator)
@@ -50,6 +44,6 @@ def test_listing_a_run_costs_the_same_whatever_else_the_repository_holds(
 
     before = list_calls()
     others = {f"f{i:03}.txt": b"x" for i in range(510)}
-    service.log_directory(make_tree(tmp_path / "others", others), f"1/{OTHER_RUN}/artifacts")
+    service.log_directory(write_tree(tmp_path / "others", others), f"1/{OTHER_RUN}/artifacts")
     assert list_calls() == before == 1
     assert f"run-{RUN}" in logged_requests(emulator, listener="api")[0].path

@@ -14,12 +14,11 @@ from tests.rest.conftest import (
     StoreFactory,
     clear_requests,
     logged_requests,
-    make_tree,
-    read_tree,
     service_for,
 )
 from tests.support.emulated import stored_records
 from tests.support.packages import identity_key
+from tests.support.trees import read_tree, write_tree
 
 from cloudsmith_mlflow.adapters.rest import RetryPolicy
 from cloudsmith_mlflow.emulator import EmulatorHandle
@@ -56,7 +55,7 @@ def test_300_files_through_5xx_throttling_resets_and_latency_arrive_once_and_int
     """Under every fault at once a 300-file directory is stored one package per file and
     downloads byte for byte."""
     files = small_files(300)
-    source = make_tree(tmp_path / "src", files)
+    source = write_tree(tmp_path / "src", files)
     service = service_for(make_store())
     emulator.set_faults(
         fail_rate=0.08, throttle_rate=0.05, throttle_retry_after=0, reset_rate=0.05, latency_ms=1
@@ -85,7 +84,7 @@ def test_throttling_slows_a_directory_upload_down_instead_of_failing_it(
     """While the API answers every call with 429 (Retry-After: 1) the upload waits as
     asked, beyond its error-retry budget, and completes once throttling stops."""
     files = small_files(20)
-    source = make_tree(tmp_path / "src", files)
+    source = write_tree(tmp_path / "src", files)
     # One retry for errors: only a client that keeps 429s out of that budget survives.
     store = make_store(retry=RetryPolicy(max_retries=1, base_delay=0.02, max_delay=0.5))
     service = service_for(store, max_workers=8)
@@ -120,7 +119,7 @@ def test_creates_dropped_after_taking_effect_are_confirmed_not_repeated(
     """When half the creates take effect but their answer is lost, each file still
     gets exactly one create call and one package; the client looks before it retries."""
     files = small_files(60)
-    source = make_tree(tmp_path / "src", files)
+    source = write_tree(tmp_path / "src", files)
     service = service_for(make_store())
     emulator.set_faults(reset_rate=0.5, reset_after_share=1.0, fault_filter=CREATE_ONLY)
     clear_requests(emulator)

@@ -28,11 +28,10 @@ from tests.rest.conftest import (
     StoreFactory,
     clear_requests,
     logged_requests,
-    make_tree,
-    read_tree,
     service_for,
 )
 from tests.support.emulated import publish, serve_other_bytes, stored_records
+from tests.support.trees import read_tree, write_tree
 from tests.unit.rest.fakes import KEY as FAKE_KEY
 from tests.unit.rest.fakes import FakeTransport, Reply, Sent, settings
 
@@ -92,7 +91,7 @@ def test_the_api_key_reaches_the_api_host_only_never_storage_or_redirect_targets
     service = service_for(make_store(part_size=PART_SIZE))
     emulator.set_faults(redirect_downloads=True)
     clear_requests(emulator)
-    service.log_directory(make_tree(tmp_path / "src", TREE), RUN_PATH)
+    service.log_directory(write_tree(tmp_path / "src", TREE), RUN_PATH)
     assert len(service.list_artifacts(RUN_PATH)) == 2
     dst = tmp_path / "dst"
     dst.mkdir()
@@ -138,7 +137,7 @@ def _full_cycle_with_debug(
     monkeypatch.setenv("CLOUDSMITH_API_HOST", emulator.url)
     monkeypatch.setenv("CLOUDSMITH_DEBUG", "true")
     repo = CloudsmithArtifactRepository("cloudsmith://acme/ml")
-    repo.log_artifacts(str(make_tree(tmp_path / "src", TREE)), RUN_PATH)
+    repo.log_artifacts(str(write_tree(tmp_path / "src", TREE)), RUN_PATH)
     emulator.set_faults(redirect_downloads=True, fail_rate=1.0, fault_filter=r"^GET /v1/packages/")
     watcher = _watch_and_lift(emulator)
     assert [info.path for info in repo.list_artifacts(RUN_PATH)] == [
@@ -248,7 +247,7 @@ def test_content_not_matching_its_checksum_is_refused_and_never_replaces_a_local
     """Bytes whose sha256 differs from the record raise an IntegrityError naming the
     artifact and both checksums, and the existing local file stays as it was."""
     service = service_for(make_store())
-    service.log_directory(make_tree(tmp_path / "src", TREE), RUN_PATH)
+    service.log_directory(write_tree(tmp_path / "src", TREE), RUN_PATH)
     [record] = [r for r in stored_records(emulator, REPO) if r.filename == "model.pkl"]
     corrupted = b"WEIGHTS" * 100
     serve_other_bytes(emulator, REPO, record.slug_perm, corrupted)
@@ -288,7 +287,7 @@ def test_hostile_descriptions_are_reported_never_listed_and_never_written(
     """Packages claiming ../../x or /etc/x are logged as rejected with the reason, left
     out of listings, and a download of the run writes only the honest file, inside dst."""
     service = service_for(make_store())
-    service.log_file(make_tree(tmp_path / "src", {"ok.txt": b"fine"}) / "ok.txt", RUN_PATH)
+    service.log_file(write_tree(tmp_path / "src", {"ok.txt": b"fine"}) / "ok.txt", RUN_PATH)
     hostile = [
         publish(emulator, REPO, _hostile("../../x", "x"), b"pwned"),
         publish(emulator, REPO, _hostile("/etc/x", "y"), b"pwned"),

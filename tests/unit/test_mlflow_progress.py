@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support.trees import read_tree
 
 from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
 
@@ -67,11 +68,6 @@ def source(tmp_path: Path) -> Path:
     return root
 
 
-def files_below(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` by relative path."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 def drawn(stream: FakeTerminal) -> str:
     """What was written to ``stream`` since the last call (then forgets it)."""
     text = stream.getvalue()
@@ -101,7 +97,7 @@ def test_directory_upload_and_download_draw_a_bar_when_mlflow_allows_it(
     downloaded = drawn(terminal)
     assert "Downloading artifacts" in downloaded
     assert "3/3" in downloaded
-    assert files_below(Path(local)) == FILES
+    assert read_tree(Path(local)) == FILES
 
 
 @pytest.mark.usefixtures("bar_kind")
@@ -117,7 +113,7 @@ def test_no_bar_is_drawn_when_mlflow_disables_it(
         local = repository.download_artifacts("data", str(tmp_path))
 
     assert terminal.getvalue() == ""
-    assert files_below(Path(local)) == FILES
+    assert read_tree(Path(local)) == FILES
 
 
 @pytest.mark.usefixtures("bar_kind")

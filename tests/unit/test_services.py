@@ -6,6 +6,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from tests.support.trees import write_tree
 
 from cloudsmith_mlflow.adapters.memory import InMemoryPackageStore
 from cloudsmith_mlflow.domain.errors import (
@@ -30,14 +31,6 @@ def service_at(store: InMemoryPackageStore, uri: str = "cloudsmith://acme/ml") -
     return ArtifactService(store, ArtifactLocation.parse(uri), max_workers=4)
 
 
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-    return root
-
-
 class CorruptingStore(InMemoryPackageStore):
     """Serves different bytes than it recorded (a hostile or broken server)."""
 
@@ -58,7 +51,7 @@ def test_directory_logging_keeps_structure_under_the_artifact_path(
     store: InMemoryPackageStore, tmp_path: Path
 ) -> None:
     """Every file lands at artifact_path/<relative path>; the folder's own name is not added."""
-    tree = make_tree(tmp_path / "out", {"a.txt": b"a", "sub/b.txt": b"bb", ".hidden": b""})
+    tree = write_tree(tmp_path / "out", {"a.txt": b"a", "sub/b.txt": b"bb", ".hidden": b""})
     service = service_at(store)
     service.log_directory(tree, f"1/{RUN}/artifacts/run")
     assert sorted(info.path for info in service.walk("")) == [
@@ -72,7 +65,7 @@ def test_an_invalid_name_in_a_directory_uploads_nothing(
     store: InMemoryPackageStore, tmp_path: Path
 ) -> None:
     """Names are validated before the first byte is sent."""
-    tree = make_tree(tmp_path / "out", {"ok.txt": b"x", "bad\nname": b"y"})
+    tree = write_tree(tmp_path / "out", {"ok.txt": b"x", "bad\nname": b"y"})
     with pytest.raises(InvalidArtifactPath):
         service_at(store).log_directory(tree)
     assert store.packages("acme/ml") == []
@@ -81,7 +74,7 @@ def test_an_invalid_name_in_a_directory_uploads_nothing(
 def test_every_failed_upload_is_reported(tmp_path: Path) -> None:
     """One error names each file that failed; the others are stored."""
     store = FlakyUploads()
-    tree = make_tree(tmp_path / "out", {"good.txt": b"g", "bad1.txt": b"1", "bad2.txt": b"2"})
+    tree = write_tree(tmp_path / "out", {"good.txt": b"g", "bad1.txt": b"1", "bad2.txt": b"2"})
     with pytest.raises(ArtifactFailures) as caught:
         service_at(store).log_directory(tree)
     assert sorted(caught.value.failures) == ["bad1.txt", "bad2.txt"]
@@ -91,7 +84,7 @@ def test_every_failed_upload_is_reported(tmp_path: Path) -> None:
 def test_corrupted_downloads_are_refused_and_leave_nothing(tmp_path: Path) -> None:
     """A checksum mismatch raises and no file, partial or temporary, remains."""
     store = CorruptingStore()
-    source = make_tree(tmp_path / "src", {"m.bin": b"the real bytes"})
+    source = write_tree(tmp_path / "src", {"m.bin": b"the real bytes"})
     service = service_at(store)
     service.log_file(source / "m.bin", "models")
     dest = tmp_path / "dest"
@@ -104,7 +97,7 @@ def test_corrupted_downloads_are_refused_and_leave_nothing(tmp_path: Path) -> No
 def test_download_without_parents(store: InMemoryPackageStore, tmp_path: Path) -> None:
     """keep_parents=False puts a directory's tree directly under its own name."""
     service = service_at(store)
-    service.log_directory(make_tree(tmp_path / "src", {"x/y.txt": b"y", "z.txt": b"z"}), "a/b")
+    service.log_directory(write_tree(tmp_path / "src", {"x/y.txt": b"y", "z.txt": b"z"}), "a/b")
     dest = tmp_path / "dest"
     dest.mkdir()
     assert service.download("a/b", dest, keep_parents=False) == dest / "b"
@@ -125,7 +118,7 @@ def test_prefixes_isolate_servers_sharing_a_repository(
     store: InMemoryPackageStore, tmp_path: Path
 ) -> None:
     """team-a never lists, downloads or deletes team-b's artifacts (or team-ab's)."""
-    source = make_tree(tmp_path / "src", {"f.txt": b"f"})
+    source = write_tree(tmp_path / "src", {"f.txt": b"f"})
     team_a = service_at(store, "cloudsmith://acme/ml/team-a")
     team_b = service_at(store, "cloudsmith://acme/ml/team-b")
     team_ab = service_at(store, "cloudsmith://acme/ml/team-ab")
@@ -154,7 +147,7 @@ def test_relogging_replaces_the_package(store: InMemoryPackageStore, tmp_path: P
 def test_delete_removes_superseded_copies_too(store: InMemoryPackageStore, tmp_path: Path) -> None:
     """Older packages of the same key (from another writer) are deleted with it."""
     service = service_at(store)
-    source = make_tree(tmp_path, {"k.txt": b"k"})
+    source = write_tree(tmp_path, {"k.txt": b"k"})
     record = service.log_file(source / "k.txt", "d")
     store.put_record("acme/ml", attrs.evolve(record, slug_perm="older00000000", version="x"), b"k")
     assert service.delete("d") == 2
