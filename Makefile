@@ -31,7 +31,7 @@ $(MLFLOW2_STAMP): pyproject.toml
 	test -x $(MLFLOW2_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW2_VENV)
 	$(MLFLOW2_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MLFLOW2_VENV)/bin/python -m pip install --quiet -e . $(MLFLOW2_PINS) \
-		pytest pytest-timeout hypothesis psutil tqdm
+		pytest pytest-timeout hypothesis psutil tqdm hatchling
 	touch $(MLFLOW2_STAMP)
 
 lint: $(STAMP)

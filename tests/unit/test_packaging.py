@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from importlib.metadata import entry_points
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str) -> str:
@@ -61,3 +65,32 @@ def test_mlflow_resolves_the_scheme_whichever_is_imported_first() -> None:
         assert run_python(code) == (
             "cloudsmith_mlflow.adapters.mlflow_repository CloudsmithArtifactRepository"
         )
+
+
+def test_the_wheel_ships_one_top_level_package_with_its_entry_points(tmp_path: Path) -> None:
+    """The built wheel holds ``cloudsmith_mlflow`` alone (the earlier plugin shipped
+    packages named ``plugin`` and ``scripts``), typed, licensed, with the MLflow entry
+    point and the console script."""
+    subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    [wheel] = tmp_path.glob("cloudsmith_mlflow-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        [entry_points_txt] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points_txt).decode()
+    assert {name.split("/")[0] for name in names} == {
+        "cloudsmith_mlflow",
+        entry_points_txt.split("/")[0],
+    }
+    assert "cloudsmith_mlflow/py.typed" in names
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
+    assert (
+        "cloudsmith = cloudsmith_mlflow.adapters.mlflow_repository:CloudsmithArtifactRepository"
+        in declared
+    )
+    assert "cloudsmith-mlflow = cloudsmith_mlflow.cli:main" in declared
