@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,46 @@ def test_debug_touches_only_our_logger() -> None:
     assert sum(not isinstance(h, logging.NullHandler) for h in ours.handlers) <= 1
     assert logging.getLogger().handlers == root_handlers
     assert logging.getLogger("mlflow").level == mlflow_level
+
+
+class _Collector(logging.Handler):
+    """Keeps every record it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.usefixtures("restore_our_logger")
+def test_building_many_repositories_adds_one_handler_and_logs_nothing_at_info(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The earlier plugin added a handler per construction and logged at INFO: with
+    CLOUDSMITH_DEBUG=true, 30 repositories doing a full cycle leave one handler on our
+    logger, none elsewhere, and every event they log is DEBUG."""
+    from cloudsmith_mlflow import CloudsmithArtifactRepository, InMemoryPackageStore
+
+    monkeypatch.setenv("CLOUDSMITH_DEBUG", "true")
+    root_handlers = list(logging.getLogger().handlers)
+    ours = logging.getLogger(logs.LOGGER_NAME)
+    source = tmp_path / "model.pkl"
+    source.write_bytes(b"weights")
+    store = InMemoryPackageStore()
+    collector = _Collector()
+    for index in range(30):
+        uri = f"cloudsmith://acme/ml/1/{index:032x}/artifacts"
+        repository = CloudsmithArtifactRepository(uri, store=store)
+        repository.log_artifact(str(source), "models")
+        if index == 0:  # the debug handler is in place now: watch what follows
+            ours.addHandler(collector)
+        assert [info.path for info in repository.list_artifacts("models")] == ["models/model.pkl"]
+        repository.download_artifacts("models", str(tmp_path))
+    ours.removeHandler(collector)
+
+    assert sum(not isinstance(h, logging.NullHandler) for h in ours.handlers) == 1
+    assert logging.getLogger().handlers == root_handlers
+    assert collector.records, "debug events were expected with CLOUDSMITH_DEBUG=true"
+    assert {record.levelno for record in collector.records} == {logging.DEBUG}
