@@ -169,3 +169,14 @@ def test_an_empty_package_downloads_on_a_connection_that_stays_open(api: Api) ->
             time.sleep(0.1)  # a server that drops the connection has done so by now
     finally:
         connection.close()
+
+
+def test_a_wrong_method_on_a_download_or_part_upload_url_names_the_allowed_ones(
+    api: Api, package: dict[str, object]
+) -> None:
+    """405 answers outside the API routes carry the Allow header HTTP requires too."""
+    download = requests.post(str(package["cdn_url"]), auth=("token", API_KEY), timeout=10)
+    assert (download.status_code, download.headers.get("Allow")) == (405, "GET, HEAD")
+    slot = api.request_upload(REPO, "part.bin", b"part", method="put_parts")
+    upload = api.session.post(str(slot["upload_url"]), timeout=10)
+    assert (upload.status_code, upload.headers.get("Allow")) == (405, "PUT")

@@ -54,6 +54,7 @@ from cloudsmith_mlflow.emulator.wire import (
     Response,
     error_response,
     json_response,
+    method_not_allowed,
     new_identifier,
 )
 
@@ -232,14 +233,9 @@ class ApiApp:
             except BodyParseError as exc:
                 return exc.response
         if allowed:
-            # Allow lists exactly what this path serves: HEAD wherever GET is
-            # (answered above), and never OPTIONS, which gets this 405 too.
-            served = set(allowed)
-            if "GET" in served:
-                served.add("HEAD")
-            response = error_response(405, f'Method "{request.method}" not allowed.')
-            response.headers.append(("Allow", ", ".join(sorted(served))))
-            return response
+            # Allow lists exactly what this path serves (never OPTIONS, which
+            # gets this 405 too).
+            return method_not_allowed(request.method, allowed)
         return error_response(404, NOT_FOUND)
 
     def _check_access(

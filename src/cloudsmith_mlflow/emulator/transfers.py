@@ -31,6 +31,7 @@ from cloudsmith_mlflow.emulator.wire import (
     Response,
     error_response,
     json_response,
+    method_not_allowed,
     new_identifier,
 )
 
@@ -144,7 +145,7 @@ class Transfers:
         the documented single-request upload, answering the new identifier.
         """
         if request.method != "PUT":
-            return error_response(405, f'Method "{request.method}" not allowed.')
+            return method_not_allowed(request.method, ("PUT",))
         segments = request.path.split("/")
         if len(segments) != 5 or not all(segments[2:]):
             return error_response(404, NOT_FOUND)
@@ -258,7 +259,7 @@ class Transfers:
 
     def download(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
-            return error_response(405, f'Method "{request.method}" not allowed.')
+            return method_not_allowed(request.method, ("GET",))
         segments = request.path.split("/")
         if len(segments) < 7 or segments[4] != "raw":
             return error_response(404, NOT_FOUND)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -215,6 +215,17 @@ def json_response(
 def error_response(status: int, detail: str, **extra: Any) -> Response:
     """An error in Cloudsmith's shape: ``{"detail": ...}`` plus ``code``/``fields`` if given."""
     return json_response(status, {"detail": detail, **extra})
+
+
+def method_not_allowed(method: str, allowed: Iterable[str]) -> Response:
+    """405 with the ``Allow`` header HTTP requires: the methods served, HEAD wherever
+    GET is (it is answered as GET without a body)."""
+    served = set(allowed)
+    if "GET" in served:
+        served.add("HEAD")
+    response = error_response(405, f'Method "{method}" not allowed.')
+    response.headers.append(("Allow", ", ".join(sorted(served))))
+    return response
 
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
