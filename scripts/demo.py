@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -164,6 +165,8 @@ def main() -> int:
         help="where the emulator's data, the MLflow database and the logs live",
     )
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the services started below are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     state = args.state_dir.absolute()
     state.mkdir(parents=True, exist_ok=True)
     emulator_port, mlflow_port = (8765, 5000) if args.serve else (0, None)
