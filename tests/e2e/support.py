@@ -4,15 +4,18 @@ reader of what landed in the emulator."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import mlflow
+import psutil
 import requests
 
 API_KEY = "e2e-emulator-key-7f3a"
@@ -81,6 +84,70 @@ def _monkeypatch() -> Iterator[Any]:
 def unique(prefix: str) -> str:
     """A name no other test uses (experiments are shared across the session)."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def serving_pid(port: int, client_port: int | None = None) -> int | None:
+    """The process holding the server side of a TCP socket on ``port``: the listener
+    when ``client_port`` is None, else the one that accepted that client's connection."""
+    for found in psutil.net_connections(kind="tcp"):
+        if not found.laddr or found.laddr.port != port:
+            continue
+        if client_port is None and found.status == psutil.CONN_LISTEN:
+            return found.pid
+        if client_port is not None and found.raddr and found.raddr.port == client_port:
+            return found.pid
+    return None
+
+
+class Workers:
+    """Connections pinned to chosen worker processes of a multi-worker server, so a
+    test can write through one worker and read through another, on purpose.
+
+    A connection belongs to whichever worker accepted it; that worker is found from
+    the server side of the socket once a first request (``/health``) has been answered.
+    """
+
+    def __init__(self, url: str, count: int = 2, attempts: int = 100) -> None:
+        self._port = int(urlsplit(url).port or 80)
+        self._attempts = attempts
+        self.pids: list[int] = []
+        for _ in range(attempts):
+            connection, pid = self._open()
+            connection.close()
+            if pid not in self.pids:
+                self.pids.append(pid)
+            if len(self.pids) == count:
+                return
+        raise AssertionError(f"{attempts} connections reached only workers {self.pids}")
+
+    def _open(self) -> tuple[http.client.HTTPConnection, int]:
+        connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=60)
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+        pid = serving_pid(self._port, connection.sock.getsockname()[1])
+        assert pid is not None, "no process holds the server side of the connection"
+        return connection, pid
+
+    def connection(self, pid: int) -> http.client.HTTPConnection:
+        """An open keep-alive connection that worker ``pid`` accepted."""
+        for _ in range(self._attempts):
+            connection, owner = self._open()
+            if owner == pid:
+                return connection
+            connection.close()
+        raise AssertionError(f"{self._attempts} connections never reached worker {pid}")
+
+    def request(
+        self, pid: int, method: str, path: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """One request served by worker ``pid``: (status, body)."""
+        connection = self.connection(pid)
+        try:
+            connection.request(method, path, body=body)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
 
 
 class EmulatorReader:

@@ -24,6 +24,7 @@ from tests.e2e.support import (
     info_tags,
     inherited_environment,
     log_model,
+    serving_pid,
     unique,
 )
 from tests.support.trees import read_tree, write_tree
@@ -108,29 +109,8 @@ def test_stopping_a_server_leaves_no_worker_behind(
         log=tmp_path / "stop.log",
     ) as url:
         assert url.startswith("http://127.0.0.1:")
-        group = _process_group_of_port(int(url.rsplit(":", 1)[1]))
-        assert group is not None
+        listener = serving_pid(int(url.rsplit(":", 1)[1]))
+        assert listener is not None
+        group = os.getpgid(listener)
     with pytest.raises(ProcessLookupError):
         os.killpg(group, 0)  # signal 0: "does anyone in the group exist?"
-
-
-def _process_group_of_port(port: int) -> int | None:
-    """The process group of the process listening on ``port`` (from /proc)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not Path(table).exists():
-            continue
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
-                inodes.add(fields[9])
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            links = {str(fd.readlink()) for fd in (entry / "fd").iterdir()}
-        except OSError:
-            continue
-        if any(f"socket:[{inode}]" in links for inode in inodes):
-            return os.getpgid(int(entry.name))
-    return None

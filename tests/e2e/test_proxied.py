@@ -9,6 +9,7 @@ with a delay, as Cloudsmith does, so reads right after writes wait for it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.e2e.support import (
     Deployment,
     Doubler,
     EmulatorReader,
+    Workers,
     first_description_line,
     info_tags,
     log_model,
@@ -234,21 +236,32 @@ def test_a_pyfunc_model_logs_loads_and_predicts(
         assert {"mlflow", f"experiment-{experiment_id}", tag} <= info_tags(package)
 
 
-def test_a_write_is_readable_at_once_whichever_worker_answers(
-    proxied_client: Deployment, tmp_path: Path
+def test_a_write_through_one_worker_is_read_at_once_through_the_other(
+    proxied_client: Deployment,
 ) -> None:
-    """Each write is listed and downloaded by the very next requests, over two workers."""
+    """Each file uploaded through one server worker is listed and downloaded by the
+    other worker right away (no index outlives an operation), alternating workers."""
+    workers = Workers(proxied_client.tracking_uri)
     client = MlflowClient()
     experiment_id = client.create_experiment(unique("read-after-write"))
     run_id = client.create_run(experiment_id).info.run_id
-    for i in range(8):
-        source = tmp_path / f"step-{i}.txt"
-        source.write_text(f"step {i}\n")
-        client.log_artifact(run_id, str(source), "steps")
-        listed = [info.path for info in client.list_artifacts(run_id, "steps")]
+    steps = f"{experiment_id}/{run_id}/artifacts/steps"
+    listing = f"/api/2.0/mlflow/artifacts/list?run_id={run_id}&path=steps"
+    for i in range(6):
+        writer, reader = workers.pids[i % 2], workers.pids[(i + 1) % 2]
+        content = f"step {i}\n".encode()
+        stored, _ = workers.request(
+            writer, "PUT", f"/api/2.0/mlflow-artifacts/artifacts/{steps}/step-{i}.txt", content
+        )
+        assert stored == 200
+        status, body = workers.request(reader, "GET", listing)
+        assert status == 200, body
+        listed = [entry["path"] for entry in json.loads(body)["files"]]
         assert listed == [f"steps/step-{n}.txt" for n in range(i + 1)]
-        local = client.download_artifacts(run_id, f"steps/step-{i}.txt", str(tmp_path / f"d{i}"))
-        assert Path(local).read_text() == f"step {i}\n"
+        status, body = workers.request(
+            reader, "GET", f"/api/2.0/mlflow-artifacts/artifacts/{steps}/step-{i}.txt"
+        )
+        assert (status, body) == (200, content)
 
 
 def test_trace_attachments_carry_the_trace_identity(
