@@ -31,6 +31,7 @@ from tests.rest.conftest import (
     service_for,
 )
 from tests.support.emulated import publish, serve_other_bytes, stored_records
+from tests.support.logger_state import our_logger_restored
 from tests.support.trees import read_tree, write_tree
 from tests.unit.rest.fakes import KEY as FAKE_KEY
 from tests.unit.rest.fakes import FakeTransport, Reply, Sent, settings
@@ -58,29 +59,23 @@ PART_SIZE = 64 * 1024
 def our_log() -> Iterator[io.StringIO]:
     """What the ``cloudsmith_mlflow`` logger emits, through a handler the test owns
     (an application's); the logger starts at WARNING and is restored afterwards."""
-    logger = logging.getLogger(logs.LOGGER_NAME)
-    saved = (list(logger.handlers), logger.level, logger.propagate, logs._debug_handler)
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    yield stream
-    logger.handlers[:], logger.propagate, logs._debug_handler = saved[0], saved[2], saved[3]
-    logger.setLevel(saved[1])
+    with our_logger_restored() as logger:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        yield stream
 
 
 @pytest.fixture
 def bare_logger() -> Iterator[None]:
     """Our logger as a fresh process has it: no real handler, level unset (restored after)."""
-    logger = logging.getLogger(logs.LOGGER_NAME)
-    saved = (list(logger.handlers), logger.level, logger.propagate, logs._debug_handler)
-    logger.handlers[:] = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
-    logger.setLevel(logging.NOTSET)
-    logger.propagate, logs._debug_handler = True, None
-    yield
-    logger.handlers[:], logger.propagate, logs._debug_handler = saved[0], saved[2], saved[3]
-    logger.setLevel(saved[1])
+    with our_logger_restored() as logger:
+        logger.handlers[:] = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+        logger.setLevel(logging.NOTSET)
+        logger.propagate, logs._debug_handler = True, None
+        yield
 
 
 def test_the_api_key_reaches_the_api_host_only_never_storage_or_redirect_targets(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.logger_state import our_logger_restored
 
 from cloudsmith_mlflow import logs
 from cloudsmith_mlflow.domain.errors import ConfigurationError
@@ -90,13 +91,10 @@ def test_the_library_is_silent_by_default(capsys: pytest.CaptureFixture[str]) ->
 
 @pytest.fixture
 def restore_our_logger() -> Iterator[None]:
-    ours = logging.getLogger(logs.LOGGER_NAME)
-    handlers, level, propagate = list(ours.handlers), ours.level, ours.propagate
-    yield
-    ours.handlers[:] = handlers
-    ours.setLevel(level)
-    ours.propagate = propagate
-    logs._debug_handler = None
+    with our_logger_restored() as logger:
+        logger.handlers[:] = [h for h in logger.handlers if isinstance(h, logging.NullHandler)]
+        logs._debug_handler = None
+        yield
 
 
 @pytest.mark.usefixtures("restore_our_logger")
