@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Importing MLflow's artifact code loads its repository registry, which loads this
@@ -142,8 +142,11 @@ class CloudsmithArtifactRepository(ArtifactRepository):
     def log_artifacts(self, local_dir: str, artifact_path: str | None = None) -> None:
         """Store the tree below ``local_dir`` under ``artifact_path``, in parallel (with
         a progress bar when MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR allows it)."""
-        total = sum(len(files) for _, _, files in os.walk(local_dir))
-        with _as_mlflow_errors(), _file_progress("Uploading artifacts", total) as advance:
+
+        def count() -> int:
+            return sum(len(files) for _, _, files in os.walk(local_dir))
+
+        with _as_mlflow_errors(), _file_progress("Uploading artifacts", count) as advance:
             self.service.log_directory(local_dir, artifact_path, progress=advance)
 
     def list_artifacts(self, path: str | None = None) -> list[FileInfo]:
@@ -187,8 +190,11 @@ class CloudsmithArtifactRepository(ArtifactRepository):
             key = service.location.key(artifact_path)
             if not artifact_path and not index.is_dir(key):
                 return dst_path  # an empty repository downloads as an empty directory
-            total = 1 if index.file(key) else sum(1 for _ in index.files_under(key))
-            with _file_progress("Downloading artifacts", total) as advance:
+
+            def count() -> int:
+                return 1 if index.file(key) else sum(1 for _ in index.files_under(key))
+
+            with _file_progress("Downloading artifacts", count) as advance:
                 local = service.download(artifact_path, dst_path, index=index, progress=advance)
         return str(local)
 
@@ -203,8 +209,9 @@ def _ignore_progress(path: str, size: int) -> None:
 
 
 @contextlib.contextmanager
-def _file_progress(desc: str, total: int) -> Iterator[Progress]:
-    """A per-file progress bar for a directory of ``total`` files (none for one file).
+def _file_progress(desc: str, count: Callable[[], int]) -> Iterator[Progress]:
+    """A per-file progress bar for a directory of ``count()`` files (none for one file);
+    the files are counted only when a bar may be shown.
 
     Shown only when ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` allows it, read at each
     call as MLflow reads it. With tqdm installed this is MLflow's own
@@ -213,7 +220,8 @@ def _file_progress(desc: str, total: int) -> Iterator[Progress]:
     when stderr is a terminal or a notebook, keeping logs free of bar frames.
     Callbacks arrive from the upload and download worker threads.
     """
-    if total < 2 or not _progress_enabled():
+    total = count() if _progress_enabled() else 0
+    if total < 2:
         yield _ignore_progress
         return
     lock = threading.Lock()

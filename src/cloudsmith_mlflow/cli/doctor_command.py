@@ -312,7 +312,8 @@ def plugin_checks() -> list[Check]:
 
 
 def _earlier_version() -> str | None:
-    """The installed version of the earlier plugin (``unknown`` without one), or None."""
+    """The installed version of the earlier plugin (``(unknown version)`` when its
+    metadata has none), or None when it is not installed."""
     from importlib.metadata import PackageNotFoundError, distribution
 
     try:
